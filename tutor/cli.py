@@ -1,0 +1,272 @@
+"""The ``attn-tutor`` command: the app by default, and headless subcommands.
+
+Nothing here imports torch or textual at module level: the headless commands stay
+quick, and the app is imported only when it is opened.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+from collections.abc import Sequence
+from dataclasses import asdict
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+
+from tutor.core.catalog import Exercise
+from tutor.core.course import Course, open_course
+from tutor.core.protocol import Verdict
+from tutor.core.report import RunReport
+from tutor.core.workspace import ENV_VAR, WorkspaceError
+from tutor.runner import Runner
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+
+
+class UsageError(Exception):
+    """Bad input from the learner: one clear line, exit code 2."""
+
+
+def package_version() -> str:
+    try:
+        return version("attn-tutor")
+    except PackageNotFoundError:
+        return "unknown"
+
+
+def parser() -> argparse.ArgumentParser:
+    top = argparse.ArgumentParser(
+        prog="attn-tutor",
+        description="Learn attention by writing it. With no command, opens the tutor: edit "
+        "an exercise's problem.py in your editor and see the tests on every save.",
+    )
+    top.add_argument("--version", action="version", version=f"attn-tutor {package_version()}")
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "--exercises", type=Path, metavar="DIR", help="a folder of exercise folders (default: built-in)"
+    )
+    common.add_argument(
+        "--workspace",
+        type=Path,
+        metavar="DIR",
+        help=f"where your problem.py files live (default: ${ENV_VAR}, else ~/attn-tutor)",
+    )
+    common.add_argument(
+        "--timeout", type=float, default=10.0, metavar="S", help="time limit per run (default 10)"
+    )
+    for action in common._actions:
+        top._add_action(action)
+    top.add_argument("--poll", action="store_true", help="watch files by polling (network drives)")
+    commands = top.add_subparsers(dest="command", metavar="COMMAND")
+    listing = commands.add_parser("list", parents=[common], help="the exercises and your status")
+    listing.add_argument("--json", action="store_true")
+    check = commands.add_parser("check", parents=[common], help="run an exercise's tests now")
+    check.add_argument("exercise", nargs="?", metavar="EX", help="number or name (default: current)")
+    check.add_argument("--json", action="store_true")
+    hint = commands.add_parser("hint", parents=[common], help="show the next hint")
+    hint.add_argument("exercise", metavar="EX")
+    hint.add_argument("--all", action="store_true", help="every hint of the exercise")
+    reset = commands.add_parser(
+        "reset", parents=[common], help="restore the skeleton (your file is backed up first)"
+    )
+    reset.add_argument("exercise", metavar="EX")
+    commands.add_parser("where", parents=[common], help="where your files and progress live")
+    verify = commands.add_parser(
+        "verify", parents=[common], help="check a pack: solutions pass, skeletons and mutants fail"
+    )
+    verify.add_argument("only", nargs="*", metavar="EX", help="only these exercises")
+    return top
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    args = parser().parse_args(argv)
+    try:
+        code = dispatch(args)
+    except (UsageError, WorkspaceError) as error:
+        print(f"attn-tutor: {error}", file=sys.stderr)
+        code = EXIT_USAGE
+    except KeyboardInterrupt:
+        code = 130
+    sys.exit(code)
+
+
+def dispatch(args: argparse.Namespace) -> int:
+    if args.timeout <= 0:
+        raise UsageError("--timeout must be a positive number of seconds")
+    if args.command == "verify":
+        from tutor.verify import verify_pack
+
+        return verify_pack(args.exercises, args.only, timeout=args.timeout)
+    course = open_course(args.exercises, args.workspace)
+    for problem in course.catalog.problems:
+        print(f"attn-tutor: skipped {problem}", file=sys.stderr)
+    for message in course.messages:
+        print(f"attn-tutor: {message}", file=sys.stderr)
+    match args.command:
+        case None:
+            from tutor.ui.app import run_app
+
+            return run_app(course, timeout=args.timeout, poll=args.poll)
+        case "list":
+            return list_exercises(course, as_json=args.json)
+        case "check":
+            return check(course, args.exercise, timeout=args.timeout, as_json=args.json)
+        case "hint":
+            return show_hint(course, args.exercise, show_all=args.all)
+        case "reset":
+            return reset(course, args.exercise)
+        case "where":
+            print(f"workspace: {course.workspace.root}")
+            print(f"exercises: {course.catalog.root}")
+            print(f"progress:  {course.progress.path}")
+            print(f"backups:   {course.workspace.backups}")
+            return EXIT_OK
+    raise UsageError(f"unknown command {args.command}")
+
+
+def find(course: Course, key: str | None) -> Exercise:
+    if key is None:
+        exercise = course.current()
+        if exercise is None:
+            raise UsageError("the pack has no exercises")
+        return exercise
+    exercise = course.catalog.find(key)
+    if exercise is None:
+        known = ", ".join(f"{e.number:02d}" for e in course.catalog.exercises)
+        raise UsageError(f"no exercise {key!r}; try a number ({known}) or `attn-tutor list`")
+    return exercise
+
+
+def list_exercises(course: Course, *, as_json: bool) -> int:
+    rows = [
+        {
+            "number": e.number,
+            "id": e.slug,
+            "title": e.title,
+            "difficulty": e.difficulty,
+            "minutes": e.minutes,
+            "status": course.status(e),
+            "file": str(course.problem(e)),
+        }
+        for e in course.catalog.exercises
+    ]
+    if as_json:
+        print(json.dumps(rows, indent=2))
+        return EXIT_OK
+    current = course.current()
+    for row, exercise in zip(rows, course.catalog.exercises, strict=True):
+        marker = ">" if current is not None and exercise.key == current.key else " "
+        stars = "*" * (exercise.difficulty or 0)
+        print(f"{marker} {row['number']:02d}  {exercise.title:<52} {stars:<5} {row['status']}")
+    solved = len(course.progress.solved & {e.key for e in course.catalog.exercises})
+    print(f"\n{solved} of {len(rows)} solved")
+    return EXIT_OK
+
+
+def check(course: Course, key: str | None, *, timeout: float, as_json: bool) -> int:
+    exercise = find(course, key)
+    problem = course.problem(exercise)
+    report = asyncio.run(run_report(exercise, problem, timeout))
+    finished = report.finished
+    assert finished is not None
+    if finished.verdict is not Verdict.MISSING:
+        course.progress.record_run(exercise.key, report.passed)
+        course.progress.current = exercise.key
+        warning = course.save_progress()
+        if warning:
+            print(f"attn-tutor: {warning}", file=sys.stderr)
+    if as_json:
+        print(
+            json.dumps(
+                {
+                    "exercise": exercise.key,
+                    "file": str(problem),
+                    "verdict": finished.verdict.value,
+                    "headline": report.headline(),
+                    "tests": [asdict(o) for o in report.outcomes],
+                    "errors": [asdict(e) for e in report.errors],
+                    "finished": asdict(finished),
+                },
+                indent=2,
+            )
+        )
+    else:
+        print_report(exercise, problem, report)
+    return EXIT_OK if report.passed else EXIT_FAILED
+
+
+async def run_report(exercise: Exercise, problem: Path, timeout: float) -> RunReport:
+    runner = Runner(timeout=timeout)
+    report = RunReport()
+    try:
+        async for event in runner.run(exercise.path, problem):
+            report.add(event)
+    finally:
+        await runner.close()
+    return report
+
+
+def print_report(exercise: Exercise, problem: Path, report: RunReport) -> None:
+    print(f"{exercise.label}\n{problem}\n")
+    for error in report.errors:
+        where = f"{error.file}:{error.line}" if error.line else error.file
+        print(f"  error in {where}\n      {indent(error.message)}")
+    for outcome in report.outcomes:
+        mark = {"passed": "PASS", "failed": "FAIL"}.get(outcome.outcome, "SKIP")
+        where = f"  (problem.py line {outcome.line})" if outcome.line else ""
+        print(f"  {mark}  {outcome.name}{where}")
+        if outcome.outcome == "failed" and outcome.message:
+            print(f"        {indent(outcome.message)}")
+    finished = report.finished
+    assert finished is not None
+    print(f"\n{finished.verdict.value.upper()}: {report.headline()}")
+    if finished.output.strip() and not report.passed:
+        print("\nyour code printed (last lines):")
+        for line in finished.output.strip().splitlines()[-10:]:
+            print(f"  | {line}")
+    if not report.passed:
+        hints = exercise.hints_for(report.failing_tests)
+        if hints:
+            print(f"\na hint fits this failure: attn-tutor hint {exercise.number}")
+
+
+def indent(text: str) -> str:
+    return text.replace("\n", "\n        ")
+
+
+def show_hint(course: Course, key: str, *, show_all: bool) -> int:
+    exercise = find(course, key)
+    if not exercise.hints:
+        print(f"{exercise.label} has no hints; the lesson is in {exercise.lesson}")
+        return EXIT_OK
+    seen = course.progress.of(exercise.key).hints_seen
+    ordered = sorted(exercise.hints, key=lambda h: h.tier)
+    chosen = ordered if show_all else [h for h in ordered if h.id not in seen][:1]
+    if not chosen:
+        print(f"you have seen all {len(ordered)} hints of {exercise.label}; --all shows them again")
+        return EXIT_OK
+    tiers = {1: "nudge", 2: "concept", 3: "near-code"}
+    for hint in chosen:
+        print(f"[{tiers.get(hint.tier, hint.tier)}] {hint.text}")
+        course.progress.see_hint(exercise.key, hint.id)
+    left = sum(h.id not in course.progress.of(exercise.key).hints_seen for h in ordered)
+    if not show_all:
+        print(f"\n{left} more hint{'s' if left != 1 else ''} left")
+    warning = course.save_progress()
+    if warning:
+        print(f"attn-tutor: {warning}", file=sys.stderr)
+    return EXIT_OK
+
+
+def reset(course: Course, key: str) -> int:
+    exercise = find(course, key)
+    try:
+        backup = course.workspace.reset(exercise)
+    except OSError as error:
+        raise UsageError(f"could not reset {course.problem(exercise)}: {error.strerror}") from None
+    if backup is not None:
+        print(f"your previous file is saved as {backup}")
+    print(f"{course.problem(exercise)} is back to the skeleton")
+    return EXIT_OK

@@ -1,0 +1,296 @@
+"""Find exercises in a pack folder and read their metadata.
+
+A pack is a folder of exercise folders, ordered by their number prefix
+(``02-attention-basics``). An exercise folder holds ``exercise.toml`` (optional),
+``README.md`` (the lesson), ``problem.py`` (the skeleton), ``test_*.py`` (the
+suite), ``solution.py`` (the reference, optional) and ``mutants/`` (optional).
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TypeVar
+
+T = TypeVar("T")
+
+NUMBERED = re.compile(r"^(\d+)[-_ ]?(.*)$")
+PRISTINE_SKIP = frozenset({"problem.py", "solution.py", "exercise.toml", "README.md"})
+
+
+@dataclass(frozen=True)
+class Hint:
+    """One hint: its tier (1 nudge, 2 concept, 3 near-code) and the tests it helps with."""
+
+    id: str
+    tier: int
+    text: str
+    tests: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Mutant:
+    """A known wrong solution and the misconception it shows."""
+
+    path: Path
+    misconception: str
+    hint: str | None = None
+
+
+@dataclass(frozen=True)
+class Exercise:
+    """One exercise folder, read and checked."""
+
+    path: Path
+    number: int
+    slug: str
+    title: str
+    difficulty: int | None = None
+    minutes: int | None = None
+    entry: str | None = None
+    hints: tuple[Hint, ...] = ()
+    mutants: tuple[Mutant, ...] = ()
+    probe: dict[str, object] = field(default_factory=dict)
+
+    @property
+    def key(self) -> str:
+        """The folder name, which is also the exercise's folder in the workspace."""
+        return self.path.name
+
+    @property
+    def label(self) -> str:
+        return f"{self.number:02d} {self.title}"
+
+    @property
+    def lesson(self) -> Path:
+        return self.path / "README.md"
+
+    @property
+    def skeleton(self) -> Path:
+        return self.path / "problem.py"
+
+    @property
+    def solution(self) -> Path | None:
+        candidate = self.path / "solution.py"
+        return candidate if candidate.is_file() else None
+
+    @property
+    def test_files(self) -> tuple[Path, ...]:
+        return tuple(sorted(self.path.glob("test_*.py")))
+
+    def hints_for(self, tests: set[str]) -> list[Hint]:
+        """Hints linked to any of ``tests`` (test function names), lowest tier first."""
+        return sorted(
+            (hint for hint in self.hints if tests & set(hint.tests)), key=lambda h: h.tier
+        )
+
+
+@dataclass(frozen=True)
+class PackProblem:
+    """Something wrong with a pack, said in one line for the person who wrote it."""
+
+    path: Path
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.path}: {self.message}"
+
+
+@dataclass
+class Catalog:
+    """The exercises of one pack, in order, and what was wrong with the rest."""
+
+    root: Path
+    exercises: list[Exercise] = field(default_factory=list)
+    problems: list[PackProblem] = field(default_factory=list)
+
+    def find(self, key: str) -> Exercise | None:
+        """Look an exercise up by number (``2``, ``02``), slug, id or folder name."""
+        wanted = key.strip().lower()
+        for exercise in self.exercises:
+            names = {exercise.key.lower(), exercise.slug.lower()}
+            if wanted in names or (wanted.isdigit() and int(wanted) == exercise.number):
+                return exercise
+        return None
+
+    def index(self, exercise: Exercise) -> int:
+        return next(i for i, e in enumerate(self.exercises) if e.key == exercise.key)
+
+
+def builtin_pack() -> Path:
+    """The exercises shipped with attn-tutor (inside the wheel, or beside the source tree)."""
+    package = Path(__file__).resolve().parent.parent
+    installed = package / "exercises"
+    return installed if installed.is_dir() else package.parent / "exercises"
+
+
+def load(root: Path) -> Catalog:
+    """Read every exercise folder under ``root``; problems are collected, never raised."""
+    catalog = Catalog(root=root)
+    if not root.exists():
+        catalog.problems.append(PackProblem(root, "no such folder; check the --exercises path"))
+        return catalog
+    if not root.is_dir():
+        catalog.problems.append(PackProblem(root, "is a file; --exercises needs a folder"))
+        return catalog
+    seen: dict[int, Path] = {}
+    for folder in sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")):
+        if folder.name in {"__pycache__", "mutants"}:
+            continue
+        result = read_exercise(folder)
+        if isinstance(result, PackProblem):
+            catalog.problems.append(result)
+            continue
+        if result.number in seen:
+            catalog.problems.append(
+                PackProblem(
+                    folder,
+                    f"number {result.number:02d} is already used by {seen[result.number].name}; "
+                    "give each exercise its own number",
+                )
+            )
+            continue
+        seen[result.number] = folder
+        catalog.exercises.append(result)
+    catalog.exercises.sort(key=lambda e: e.number)
+    if not catalog.exercises and not catalog.problems:
+        catalog.problems.append(
+            PackProblem(root, "holds no exercise folders (NN-name/ with problem.py and test_*.py)")
+        )
+    return catalog
+
+
+def read_exercise(folder: Path) -> Exercise | PackProblem:
+    """Read one exercise folder, or say in one line what is wrong with it."""
+    match = NUMBERED.match(folder.name)
+    if not match:
+        return PackProblem(folder, "folder name should start with a number, like 03-scaling")
+    number, slug = int(match.group(1)), match.group(2) or folder.name
+    for required in ("problem.py", "README.md"):
+        if not (folder / required).is_file():
+            return PackProblem(folder, f"missing {required}")
+    if not any(folder.glob("test_*.py")):
+        return PackProblem(folder, "no test_*.py file")
+    title = lesson_title(folder / "README.md") or slug.replace("-", " ").capitalize()
+    toml_path = folder / "exercise.toml"
+    if not toml_path.is_file():
+        return Exercise(path=folder, number=number, slug=slug, title=title)
+    try:
+        data = tomllib.loads(toml_path.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
+        return PackProblem(toml_path, f"not valid TOML: {error}")
+    except OSError as error:
+        return PackProblem(toml_path, f"cannot be read: {error.strerror}")
+    try:
+        return exercise_from_toml(folder, number, slug, title, data)
+    except MetadataError as error:
+        return PackProblem(toml_path, str(error))
+
+
+class MetadataError(ValueError):
+    """A field of exercise.toml has the wrong type or points nowhere."""
+
+
+def exercise_from_toml(
+    folder: Path, number: int, slug: str, title: str, data: dict[str, object]
+) -> Exercise:
+    test_names = defined_tests(folder)
+    hints = tuple(read_hint(i, raw, test_names) for i, raw in enumerate(table_list(data, "hints")))
+    hint_ids = {hint.id for hint in hints}
+    mutants = tuple(read_mutant(folder, raw, hint_ids) for raw in table_list(data, "mutants"))
+    probe = data.get("probe", {})
+    if not isinstance(probe, dict):
+        raise MetadataError("[probe] should be a table")
+    return Exercise(
+        path=folder,
+        number=number,
+        slug=str(data.get("id", slug)),
+        title=typed(data, "title", str, title),
+        difficulty=typed(data, "difficulty", int, None),
+        minutes=typed(data, "minutes", int, None),
+        entry=typed(data, "entry", str, None),
+        hints=hints,
+        mutants=mutants,
+        probe=probe,
+    )
+
+
+def typed(data: dict[str, object], name: str, kind: type[T], default: T) -> T:
+    value = data.get(name, default)
+    if value is not default and not isinstance(value, kind):
+        raise MetadataError(f"{name} should be a {kind.__name__}, not {value!r}")
+    return value  # type: ignore[return-value]
+
+
+def table_list(data: dict[str, object], name: str) -> list[dict[str, object]]:
+    value = data.get(name, [])
+    if not isinstance(value, list) or not all(isinstance(item, dict) for item in value):
+        raise MetadataError(f"{name} should be written as [[{name}]] tables")
+    return value
+
+
+def read_hint(position: int, raw: dict[str, object], test_names: set[str]) -> Hint:
+    text = raw.get("text")
+    if not isinstance(text, str) or not text.strip():
+        raise MetadataError(f"hint {position + 1} has no text")
+    tier = raw.get("tier", 1)
+    if not isinstance(tier, int) or not 1 <= tier <= 3:
+        raise MetadataError(f"hint {position + 1}: tier should be 1, 2 or 3, not {tier!r}")
+    tests = raw.get("tests", [])
+    if not isinstance(tests, list) or not all(isinstance(t, str) for t in tests):
+        raise MetadataError(f"hint {position + 1}: tests should be a list of test names")
+    missing = [name for name in tests if name not in test_names]
+    if missing:
+        raise MetadataError(
+            f"hint {position + 1} links to {', '.join(missing)}, which no test_*.py defines"
+        )
+    hint_id = raw.get("id", f"hint-{position + 1}")
+    return Hint(id=str(hint_id), tier=tier, text=" ".join(text.split()), tests=tuple(tests))
+
+
+def read_mutant(folder: Path, raw: dict[str, object], hint_ids: set[str]) -> Mutant:
+    file = raw.get("file")
+    if not isinstance(file, str):
+        raise MetadataError("every [[mutants]] table needs file = \"name.py\"")
+    path = folder / "mutants" / file
+    if not path.is_file():
+        raise MetadataError(f"mutant {file} not found in mutants/")
+    misconception = raw.get("misconception")
+    if not isinstance(misconception, str) or not misconception:
+        raise MetadataError(f"mutant {file} needs a misconception")
+    hint = raw.get("hint")
+    if hint is not None and hint not in hint_ids:
+        raise MetadataError(f"mutant {file} points to hint {hint!r}, which is not defined")
+    return Mutant(path=path, misconception=misconception, hint=str(hint) if hint else None)
+
+
+TEST_DEF = re.compile(r"^\s*(?:async\s+)?def\s+(test\w*)\s*\(", re.MULTILINE)
+
+
+def defined_tests(folder: Path) -> set[str]:
+    """Names of the test functions in the folder's test files, read as text (never imported)."""
+    names: set[str] = set()
+    for path in folder.glob("test_*.py"):
+        try:
+            names.update(TEST_DEF.findall(path.read_text(encoding="utf-8", errors="replace")))
+        except OSError:
+            continue
+    return names
+
+
+HEADING = re.compile(r"^#\s+(.+?)\s*#*\s*$")
+
+
+def lesson_title(readme: Path) -> str | None:
+    """The first level-one heading of a lesson, if it has one."""
+    try:
+        text = readme.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return None
+    for line in text.splitlines():
+        match = HEADING.match(line)
+        if match:
+            return match.group(1)
+    return None

@@ -1,0 +1,27 @@
+"""File writes that never leave a half-written or clobbered file behind."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+
+def copy_new(source: Path, target: Path) -> None:
+    """Copy ``source`` to ``target`` only if ``target`` does not exist (no race, no clobber)."""
+    data = source.read_bytes()
+    fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(data)
+
+
+def replace_atomically(target: Path, data: bytes) -> None:
+    """Write ``data`` to ``target`` so that readers see the old or the new file, never half."""
+    temporary = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+    try:
+        with temporary.open("wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temporary, target)
+    finally:
+        temporary.unlink(missing_ok=True)

@@ -1,0 +1,128 @@
+"""What the learner has done: solved exercises, attempts, hints seen, where they were.
+
+Stored as ``progress.json`` in the workspace's state folder and always written
+atomically. A file that cannot be read back is moved aside with a message, never
+allowed to stop the tutor.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from tutor.core.files import replace_atomically
+
+STATUSES = ("not started", "failing", "passing", "solved")
+VERSION = 1
+
+
+@dataclass
+class ExerciseProgress:
+    """One exercise's record."""
+
+    status: str = "not started"
+    attempts: int = 0  # runs of the learner's file
+    hints_seen: list[str] = field(default_factory=list)
+    first_solved: str | None = None  # ISO time of the first full pass
+    last_run: str | None = None
+
+
+@dataclass
+class Progress:
+    """The whole record, with the file it lives in."""
+
+    path: Path
+    current: str | None = None
+    exercises: dict[str, ExerciseProgress] = field(default_factory=dict)
+    warning: str = ""  # set when the stored file had to be moved aside
+
+    def of(self, key: str) -> ExerciseProgress:
+        return self.exercises.setdefault(key, ExerciseProgress())
+
+    def record_run(self, key: str, passed: bool) -> bool:
+        """Count a run; returns True when this run solved the exercise for the first time."""
+        entry = self.of(key)
+        entry.attempts += 1
+        entry.last_run = now()
+        first = passed and entry.first_solved is None
+        if first:
+            entry.first_solved = entry.last_run
+        if entry.first_solved is not None:
+            entry.status = "solved" if passed else "failing"
+        else:
+            entry.status = "passing" if passed else "failing"
+        return first
+
+    def see_hint(self, key: str, hint_id: str) -> None:
+        entry = self.of(key)
+        if hint_id not in entry.hints_seen:
+            entry.hints_seen.append(hint_id)
+
+    @property
+    def solved(self) -> set[str]:
+        return {key for key, entry in self.exercises.items() if entry.first_solved}
+
+    def save(self) -> None:
+        """Write atomically; ``OSError`` tells the caller the disk refused."""
+        payload = {
+            "version": VERSION,
+            "current": self.current,
+            "exercises": {key: asdict(entry) for key, entry in sorted(self.exercises.items())},
+        }
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        replace_atomically(self.path, (json.dumps(payload, indent=2) + "\n").encode())
+
+
+def now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def load(path: Path) -> Progress:
+    """Read progress; a missing file is a fresh start, a broken one is moved aside."""
+    try:
+        raw = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return Progress(path=path)
+    except (OSError, UnicodeDecodeError) as error:
+        return set_aside(path, f"could not be read ({error})")
+    try:
+        return parse(path, json.loads(raw))
+    except (ValueError, TypeError, AttributeError) as error:
+        return set_aside(path, f"is damaged ({error})")
+
+
+def parse(path: Path, data: Any) -> Progress:
+    if not isinstance(data, dict) or not isinstance(data.get("exercises", {}), dict):
+        raise ValueError("not a progress record")
+    progress = Progress(path=path, current=data.get("current"))
+    for key, entry in data.get("exercises", {}).items():
+        if not isinstance(entry, dict):
+            raise ValueError(f"entry {key!r} is not a table")
+        status = entry.get("status", "not started")
+        progress.exercises[str(key)] = ExerciseProgress(
+            status=status if status in STATUSES else "not started",
+            attempts=int(entry.get("attempts", 0)),
+            hints_seen=[str(h) for h in entry.get("hints_seen", [])],
+            first_solved=entry.get("first_solved"),
+            last_run=entry.get("last_run"),
+        )
+    if progress.current is not None and not isinstance(progress.current, str):
+        raise ValueError("current exercise is not a name")
+    return progress
+
+
+def set_aside(path: Path, reason: str) -> Progress:
+    """Move a bad progress file out of the way so the learner can go on."""
+    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+    aside = path.with_name(f"{path.name}.broken-{stamp}")
+    try:
+        path.replace(aside)
+        where = f"; it was kept as {aside}"
+    except OSError:
+        where = ""
+    return Progress(
+        path=path, warning=f"progress file {path} {reason}; starting fresh{where}"
+    )

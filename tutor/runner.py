@@ -1,0 +1,205 @@
+"""The tutor's side of the test worker: start runs, stream their events, cancel them.
+
+``Runner.run`` is an async generator of events that always ends with exactly one
+``RunFinished``. Closing the generator early (a newer save arrived, the task was
+cancelled) cancels the run in the worker. The worker is started on first use or by
+``start()``, and started again if it died; torch is never imported on this side.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import os
+import sys
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import IO
+
+from tutor.core.protocol import (
+    Event,
+    Notice,
+    RunFinished,
+    RunRequest,
+    Verdict,
+    WorkerReady,
+    decode,
+)
+
+STARTUP_LIMIT = 120.0  # a first torch import on a cold disk can be slow
+
+
+class Runner:
+    """Runs exercises' tests against learner files in the warm worker."""
+
+    def __init__(
+        self,
+        *,
+        timeout: float = 10.0,
+        memory_mb: int = 2048,
+        log: Path | None = None,
+    ) -> None:
+        self.timeout = timeout
+        self.memory_mb = memory_mb
+        self.log = log
+        self.process: asyncio.subprocess.Process | None = None
+        self.ready = asyncio.Event()
+        self.uses_fork = True
+        self.queues: dict[int, asyncio.Queue[Event]] = {}
+        self.ids = itertools.count(1)
+        self.reader: asyncio.Task[None] | None = None
+        self.restarts = 0
+        self.lost = False
+        self.startup_error = ""
+
+    @property
+    def running(self) -> bool:
+        return self.process is not None and self.process.returncode is None
+
+    async def start(self) -> None:
+        """Start the worker if it is not running; returns before it is ready."""
+        if self.running:
+            return
+        self.ready = asyncio.Event()
+        log: IO[bytes] | int = asyncio.subprocess.DEVNULL
+        if self.log is not None:
+            with contextlib.suppress(OSError):
+                self.log.parent.mkdir(parents=True, exist_ok=True)
+                log = self.log.open("ab")
+        try:
+            self.process = await asyncio.create_subprocess_exec(
+                sys.executable,
+                "-m",
+                "tutor.worker.server",
+                stdin=asyncio.subprocess.PIPE,
+                stdout=asyncio.subprocess.PIPE,
+                stderr=log,
+                env={**os.environ, "PYTHONUNBUFFERED": "1"},
+                limit=16 * 1024 * 1024,
+            )
+        except OSError as error:
+            self.startup_error = f"the test worker could not start: {error}"
+            raise
+        finally:
+            if not isinstance(log, int):
+                log.close()
+        self.reader = asyncio.create_task(self.read(self.process))
+
+    async def read(self, process: asyncio.subprocess.Process) -> None:
+        assert process.stdout is not None
+        while True:
+            line = await process.stdout.readline()
+            if not line:
+                break
+            try:
+                event = decode(line)
+            except (ValueError, TypeError):
+                continue
+            if isinstance(event, WorkerReady):
+                self.uses_fork = event.fork
+                self.ready.set()
+                continue
+            queue = self.queues.get(event.run_id)
+            if queue is not None:
+                queue.put_nowait(event)
+        await process.wait()
+        # The worker is gone: every run still waiting gets an honest ending.
+        self.lost = True
+        for run_id, queue in list(self.queues.items()):
+            queue.put_nowait(
+                RunFinished(
+                    run_id=run_id,
+                    verdict=Verdict.INTERRUPTED,
+                    message="the test worker stopped during this run; "
+                    "the next save starts a new one",
+                )
+            )
+
+    async def wait_ready(self) -> bool:
+        try:
+            await asyncio.wait_for(self.ready.wait(), STARTUP_LIMIT)
+        except TimeoutError:
+            return False
+        return self.running
+
+    async def run(self, exercise_dir: Path, problem: Path) -> AsyncIterator[Event]:
+        """Test ``problem`` against the pristine tests in ``exercise_dir``, event by event."""
+        run_id = next(self.ids)
+        if not self.running:
+            restarting = self.process is not None
+            try:
+                await self.start()
+            except OSError:
+                yield RunFinished(run_id=run_id, verdict=Verdict.INTERRUPTED,
+                                  message=self.startup_error)
+                return
+            if restarting:
+                self.restarts += 1
+                yield Notice(run_id=run_id, text="the test worker had stopped; started a new one")
+        if not await self.wait_ready():
+            yield RunFinished(
+                run_id=run_id,
+                verdict=Verdict.INTERRUPTED,
+                message="the test worker did not start; run `attn-tutor check` in a shell "
+                "to see why",
+            )
+            return
+        request = RunRequest(
+            run_id=run_id,
+            exercise_dir=str(exercise_dir),
+            problem=str(problem),
+            timeout=self.timeout,
+            memory_mb=self.memory_mb,
+        )
+        queue: asyncio.Queue[Event] = asyncio.Queue()
+        self.queues[run_id] = queue
+        finished = False
+        try:
+            await self.send(request.to_json())
+            while True:
+                event = await queue.get()
+                finished = isinstance(event, RunFinished)
+                yield event
+                if finished:
+                    return
+        finally:
+            self.queues.pop(run_id, None)
+            if not finished:
+                with contextlib.suppress(Exception):
+                    await self.send(f'{{"op":"cancel","run_id":{run_id}}}')
+
+    async def send(self, line: str) -> None:
+        process = self.process
+        if process is None or process.stdin is None:
+            return
+        try:
+            process.stdin.write(line.encode() + b"\n")
+            await process.stdin.drain()
+        except (ConnectionError, RuntimeError):
+            pass
+
+    async def close(self) -> None:
+        """Stop the worker and everything it runs."""
+        process = self.process
+        if process is None:
+            return
+        if process.returncode is None:
+            if process.stdin is not None:
+                with contextlib.suppress(Exception):
+                    process.stdin.close()
+            try:
+                await asyncio.wait_for(process.wait(), 2.0)
+            except TimeoutError:
+                with contextlib.suppress(ProcessLookupError):
+                    process.kill()
+                await process.wait()
+        if self.reader is not None:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self.reader
+        self.process = None
+
+
+async def run_once(runner: Runner, exercise_dir: Path, problem: Path) -> list[Event]:
+    """Every event of one run, in order (for the CLI and tests)."""
+    return [event async for event in runner.run(exercise_dir, problem)]

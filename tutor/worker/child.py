@@ -1,0 +1,277 @@
+"""One test run, inside its own child process: the only place learner code ever runs.
+
+The child puts itself in a new process group with resource limits, lays the pristine
+tests and a snapshot of the learner's file out in a private folder, imports the
+learner's module under every name a test may use for it, runs pytest with the event
+plugin, and reports a final verdict. It never returns: it ends with ``os._exit``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import errno
+import importlib.util
+import os
+import resource
+import shutil
+import signal
+import sys
+import types
+from pathlib import Path
+from typing import NoReturn
+
+from tutor.core.catalog import PRISTINE_SKIP
+from tutor.core.protocol import (
+    CollectionError,
+    Event,
+    RunFinished,
+    RunRequest,
+    Verdict,
+    encode,
+)
+from tutor.worker.plugin import EventReporter, is_memory_error, learner_line, short_message
+
+PACKAGE = "attn_exercise"
+# Names under which tests import the learner's code: ``from problem import X``,
+# ``from .problem import X``, and packs that tell the learner to edit ``from solution import X``.
+MODULE_NAMES = ("problem", "solution", f"{PACKAGE}.problem", f"{PACKAGE}.solution")
+EXIT_CHANNEL_LOST = 3
+OUTPUT_FILE = "output.txt"
+WRITE_LIMIT = 64 * 1024 * 1024  # any file the run writes, captured output included
+PR_SET_PDEATHSIG = 1
+
+
+class Channel:
+    """Writes events to the worker; if the worker is gone there is nobody to tell."""
+
+    def __init__(self, fd: int, run_id: int) -> None:
+        self.fd = fd
+        self.run_id = run_id
+
+    def __call__(self, event: Event) -> None:
+        data = (encode(event) + "\n").encode()
+        try:
+            while data:
+                data = data[os.write(self.fd, data) :]
+        except OSError:
+            os._exit(EXIT_CHANNEL_LOST)
+
+
+def confine(request: RunRequest, workdir: Path) -> None:
+    """Own process group, limits, no stdin, output to a capped file, die with the worker."""
+    with contextlib.suppress(OSError):
+        os.setsid()
+    with contextlib.suppress(OSError, AttributeError):
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    with contextlib.suppress(ValueError, OSError):
+        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    with contextlib.suppress(ValueError, OSError):
+        resource.setrlimit(resource.RLIMIT_FSIZE, (WRITE_LIMIT, WRITE_LIMIT))
+    if request.memory_mb > 0:
+        limit = address_space() + request.memory_mb * 1024 * 1024
+        with contextlib.suppress(ValueError, OSError):
+            resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+    # A write past the limit should fail with an error the test reports, not kill the run.
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    null = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(null, 0)
+    out = os.open(workdir / OUTPUT_FILE, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    os.dup2(out, 1)
+    os.dup2(out, 2)
+    os.close(null)
+    os.close(out)
+
+
+def address_space() -> int:
+    """This process's current virtual size: the memory limit is counted on top of it."""
+    try:
+        pages = int(Path("/proc/self/statm").read_text().split()[0])
+        return pages * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, IndexError):
+        return 8 * 1024**3
+
+
+def lay_out(exercise_dir: Path, problem: bytes, workdir: Path) -> Path:
+    """Copy the pristine tests and the learner's snapshot into ``workdir/attn_exercise``."""
+    package = workdir / PACKAGE
+    package.mkdir()
+    for source in exercise_dir.iterdir():
+        if source.name in PRISTINE_SKIP or source.name in {"mutants", "__pycache__"}:
+            continue
+        if source.is_dir():
+            shutil.copytree(source, package / source.name)
+        else:
+            shutil.copy2(source, package / source.name)
+    (package / "__init__.py").touch()
+    (package / "problem.py").write_bytes(problem)
+    (workdir / "pytest.ini").write_text("[pytest]\n")
+    return package
+
+
+def import_learner(path: Path) -> types.ModuleType:
+    """Import the learner's file once and register it under every name a test may use."""
+    spec = importlib.util.spec_from_file_location("problem", path)
+    if spec is None or spec.loader is None:
+        raise ImportError(f"cannot import {path.name}")
+    module = importlib.util.module_from_spec(spec)
+    for name in MODULE_NAMES:
+        sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def import_failure(error: BaseException, learner: Path, problem_name: str) -> RunFinished:
+    """The verdict for a learner file that fails while being imported."""
+    files = frozenset({str(learner)})
+    if isinstance(error, SystemExit):
+        return RunFinished(
+            run_id=0,
+            verdict=Verdict.EXITED_EARLY,
+            message=f"{problem_name} called sys.exit({error.code!r}) while being imported. "
+            "A module should define things, not end the program: remove the exit.",
+        )
+    if is_memory_error(error):
+        return RunFinished(
+            run_id=0,
+            verdict=Verdict.OUT_OF_MEMORY,
+            message=f"{problem_name} ran out of memory while being imported "
+            f"({short_message(error)}). Allocate smaller tensors, or none at import.",
+        )
+    line = learner_line(error, files)
+    where = f" (line {line})" if line else ""
+    return RunFinished(
+        run_id=0,
+        verdict=Verdict.ERROR,
+        message=f"{problem_name} could not be imported{where}: {short_message(error)}",
+    )
+
+
+def verdict_for(reporter: EventReporter, exit_code: int) -> RunFinished:
+    tally = reporter.tally
+    counts = {"passed": tally.passed, "failed": tally.failed, "total": tally.collected}
+    if tally.interrupted_by:
+        return RunFinished(
+            run_id=0,
+            verdict=Verdict.EXITED_EARLY,
+            message=f"your code raised {tally.interrupted_by}, which stops the whole test run. "
+            "Let errors be ordinary exceptions.",
+            **counts,
+        )
+    if tally.collection_errors:
+        return RunFinished(run_id=0, verdict=Verdict.ERROR, message="a test file could not be "
+                           "loaded: see the collection error", **counts)
+    if exit_code == pytest_no_tests() or tally.collected == 0:
+        return RunFinished(run_id=0, verdict=Verdict.NO_TESTS, message="no tests were found")
+    if tally.out_of_memory:
+        return RunFinished(
+            run_id=0,
+            verdict=Verdict.OUT_OF_MEMORY,
+            message="a test ran out of memory: look for a tensor far larger than the "
+            "inputs (a (T, T) matrix per element, or an allocation in a loop)",
+            **counts,
+        )
+    verdict = Verdict.PASSED if tally.failed == 0 and tally.passed > 0 else Verdict.FAILED
+    return RunFinished(run_id=0, verdict=verdict, **counts)
+
+
+def pytest_no_tests() -> int:
+    import pytest
+
+    return int(pytest.ExitCode.NO_TESTS_COLLECTED)
+
+
+def run_child(request: RunRequest, workdir: Path, event_fd: int) -> NoReturn:
+    """Run one request to the end and exit; the worker reads the verdict from ``event_fd``."""
+    emit = Channel(event_fd, request.run_id)
+    try:
+        confine(request, workdir)
+        os.environ["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"
+        os.environ["PYTHONDONTWRITEBYTECODE"] = "1"
+        sys.dont_write_bytecode = True
+        sys.stdin = open(os.devnull)  # noqa: SIM115 - stays open for the child's life
+        emit(run(request, workdir, emit))
+    except BaseException as error:  # noqa: BLE001 - whatever happens, the worker must hear
+        emit(
+            RunFinished(
+                run_id=0,
+                verdict=Verdict.CRASHED,
+                message=f"the test process failed: {short_message(error)}",
+            )
+        )
+    finally:
+        with contextlib.suppress(BaseException):
+            sys.stdout.flush()
+            sys.stderr.flush()
+        os._exit(0)
+
+
+def run(request: RunRequest, workdir: Path, emit: Channel) -> RunFinished:
+    problem_name = Path(request.problem).name
+    try:
+        snapshot = Path(request.problem).read_bytes()
+    except IsADirectoryError:
+        return missing(f"{request.problem} is a folder; it should be your {problem_name} file")
+    except FileNotFoundError:
+        return missing(f"{request.problem} is missing; save it again (or `attn-tutor reset`)")
+    except OSError as error:
+        reason = errno.errorcode.get(error.errno or 0, "error")
+        return missing(f"{request.problem} cannot be read ({error.strerror or reason})")
+    package = lay_out(Path(request.exercise_dir), snapshot, workdir)
+    learner = package / "problem.py"
+    os.chdir(package)
+    sys.path[:0] = [str(package), str(workdir)]
+
+    import torch
+
+    torch.set_num_threads(1)
+    try:
+        import_learner(learner)
+    except BaseException as error:  # noqa: BLE001 - learner code may raise anything at import
+        line = learner_line(error, frozenset({str(learner)}))
+        finished = import_failure(error, learner, problem_name)
+        if finished.verdict is Verdict.ERROR:
+            emit(
+                CollectionError(
+                    run_id=0, file=problem_name, line=line, message=short_message(error)
+                )
+            )
+        return finished
+
+    import pytest
+
+    reporter = EventReporter(emit, frozenset({str(learner)}))
+    args = [
+        str(package),
+        f"--rootdir={workdir}",
+        f"-c={workdir / 'pytest.ini'}",
+        "-p",
+        "no:cacheprovider",
+        "-p",
+        "no:terminal",
+        # Learner prints go straight to the run's output file, shown as the output tail.
+        "--capture=no",
+    ]
+    exit_code = int(pytest.main(args, plugins=[reporter]))
+    return verdict_for(reporter, exit_code)
+
+
+def missing(message: str) -> RunFinished:
+    return RunFinished(run_id=0, verdict=Verdict.MISSING, message=message)
+
+
+def main() -> None:
+    """Cold entry point, where fork is not available: ``python -m tutor.worker.child``."""
+    request_json, workdir, fd = sys.argv[1], sys.argv[2], int(sys.argv[3])
+    import json
+
+    payload = json.loads(request_json)
+    payload.pop("op", None)
+    run_child(RunRequest(**payload), Path(workdir), fd)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,159 @@
+"""A pytest plugin that reports each test as a structured event, as it finishes.
+
+It reads pytest's own hooks and exception objects; pytest's text output is never parsed.
+"""
+
+from __future__ import annotations
+
+import traceback
+from collections.abc import Callable, Generator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tutor.core.protocol import CollectionError, Event, RunStarted, TestOutcome
+
+MESSAGE_LINES = 3
+MESSAGE_CHARS = 400
+MEMORY_WORDS = ("can't allocate memory", "not enough memory", "out of memory")
+
+
+@dataclass
+class Tally:
+    """What the plugin saw, for the run's final verdict."""
+
+    passed: int = 0
+    failed: int = 0
+    skipped: int = 0
+    collected: int = 0
+    collection_errors: int = 0
+    out_of_memory: bool = False
+    interrupted_by: str = ""
+    lines: list[int] = field(default_factory=list)
+
+
+def short_message(error: BaseException) -> str:
+    """The error in a few lines, in the words the test (or Python) chose for the learner."""
+    if isinstance(error, NotImplementedError):
+        detail = str(error).strip()
+        text = f"not implemented yet: {detail}" if detail else "not implemented yet"
+    elif isinstance(error, SystemExit):
+        text = (
+            f"your code called sys.exit({error.code!r}); "
+            "a module should return its result, never end the program"
+        )
+    elif isinstance(error, AssertionError | pytest.fail.Exception):
+        text = str(error).strip() or "assertion failed"
+        # A custom message comes before pytest's "assert ..." explanation; keep only it.
+        head, sep, _ = text.partition("\nassert ")
+        text = head if sep and head.strip() else text
+    else:
+        detail = str(error).strip()
+        text = f"{type(error).__name__}: {detail}" if detail else type(error).__name__
+    lines = [line.rstrip() for line in text.splitlines() if line.strip()]
+    text = "\n".join(lines[:MESSAGE_LINES])
+    return text if len(text) <= MESSAGE_CHARS else text[: MESSAGE_CHARS - 1] + "…"
+
+
+def is_memory_error(error: BaseException) -> bool:
+    return isinstance(error, MemoryError) or (
+        isinstance(error, RuntimeError)
+        and any(word in str(error).lower() for word in MEMORY_WORDS)
+    )
+
+
+def learner_line(error: BaseException, learner_files: frozenset[str]) -> int | None:
+    """The deepest line of the learner's file in the error's traceback (or its causes)."""
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        frames = traceback.extract_tb(current.__traceback__)
+        for frame in reversed(frames):
+            if frame.filename in learner_files and frame.lineno is not None:
+                return frame.lineno
+        if isinstance(current, SyntaxError) and current.filename in learner_files:
+            return current.lineno
+        current = current.__cause__ or current.__context__
+    return None
+
+
+def collect_message(report: pytest.CollectReport) -> str:
+    """The error lines pytest keeps for a failed collection."""
+    text = str(report.longrepr)
+    errors = [line[1:].strip() for line in text.splitlines() if line.startswith("E ")]
+    return "\n".join(errors[-MESSAGE_LINES:]) if errors else text.strip().splitlines()[-1]
+
+
+class EventReporter:
+    """Emits RunStarted, TestOutcome and CollectionError events through ``emit``."""
+
+    def __init__(self, emit: Callable[[Event], None], learner_files: frozenset[str]) -> None:
+        self.emit = emit
+        self.learner_files = learner_files
+        self.tally = Tally()
+
+    @pytest.hookimpl
+    def pytest_collectreport(self, report: pytest.CollectReport) -> None:
+        if not report.failed:
+            return
+        self.tally.collection_errors += 1
+        self.emit(
+            CollectionError(
+                run_id=0, file=Path(str(report.fspath)).name, message=collect_message(report)
+            )
+        )
+
+    @pytest.hookimpl
+    def pytest_collection_finish(self, session: pytest.Session) -> None:
+        self.tally.collected = len(session.items)
+        self.emit(RunStarted(run_id=0, tests=len(session.items)))
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_makereport(
+        self, item: pytest.Item, call: pytest.CallInfo[None]
+    ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+        report = yield
+        if report.when == "call" or (report.when == "setup" and not report.passed) or (
+            report.when == "teardown" and report.failed
+        ):
+            self.report(item, call, report)
+        return report
+
+    def report(self, item: pytest.Item, call: pytest.CallInfo[Any], report: pytest.TestReport) -> None:
+        message, line = "", None
+        if report.skipped:
+            outcome = "skipped"
+            longrepr = report.longrepr
+            message = str(longrepr[2]) if isinstance(longrepr, tuple) else ""
+            self.tally.skipped += 1
+        elif report.failed:
+            outcome = "failed"
+            self.tally.failed += 1
+            if call.excinfo is not None:
+                error = call.excinfo.value
+                message = short_message(error)
+                line = learner_line(error, self.learner_files)
+                self.tally.out_of_memory |= is_memory_error(error)
+        else:
+            outcome = "passed"
+            self.tally.passed += 1
+        if line is not None:
+            self.tally.lines.append(line)
+        self.emit(
+            TestOutcome(
+                run_id=0,
+                name=item.name,
+                file=item.path.name,
+                outcome=outcome,
+                message=message,
+                line=line,
+                duration=round(report.duration, 4),
+            )
+        )
+
+    @pytest.hookimpl
+    def pytest_keyboard_interrupt(self, excinfo: pytest.ExceptionInfo[BaseException]) -> None:
+        self.tally.interrupted_by = type(excinfo.value).__name__

@@ -1,0 +1,344 @@
+"""The warm test worker: imports torch and pytest once, then forks one child per run.
+
+It speaks JSON lines (``tutor.core.protocol``): requests on stdin, events on stdout.
+The loop is single-threaded on purpose, so forking from it is safe, and it runs no
+torch operation before forking. It decides every run's final verdict itself, from
+what the child reported *and* how the child ended, so a learner's ``os._exit(0)`` or
+a crash can never read as a pass. It exits when stdin closes (the tutor is gone).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import json
+import os
+import selectors
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from tutor.core.protocol import (
+    CollectionError,
+    Event,
+    RunFinished,
+    RunRequest,
+    RunStarted,
+    TestOutcome,
+    Verdict,
+    WorkerReady,
+    decode,
+    encode,
+)
+from tutor.worker.child import EXIT_CHANNEL_LOST, OUTPUT_FILE, run_child
+
+TICK = 0.02
+FORWARDED = (RunStarted, TestOutcome, CollectionError)
+PR_SET_PDEATHSIG = 1
+
+
+@dataclass
+class Run:
+    """A child process running one request, and what it has said so far."""
+
+    request: RunRequest
+    pid: int
+    events: int  # read end of the child's event pipe
+    workdir: Path
+    started: float
+    buffer: bytes = b""
+    finished: RunFinished | None = None
+    last_test: str = ""
+    counts: dict[str, int] = field(default_factory=lambda: {"passed": 0, "failed": 0, "total": 0})
+
+
+def signal_name(number: int) -> str:
+    try:
+        return signal.Signals(number).name
+    except ValueError:
+        return f"signal {number}"
+
+
+class Worker:
+    """The request loop. One instance per worker process."""
+
+    def __init__(self, use_fork: bool) -> None:
+        self.use_fork = use_fork
+        self.runs: dict[int, Run] = {}
+        self.selector = selectors.DefaultSelector()
+        self.stdin_buffer = b""
+        self.closing = False
+
+    def send(self, event: Event) -> None:
+        sys.stdout.write(encode(event) + "\n")
+        sys.stdout.flush()
+
+    def serve(self) -> None:
+        os.set_blocking(0, False)
+        self.selector.register(0, selectors.EVENT_READ, None)
+        self.send(WorkerReady(run_id=0, fork=self.use_fork))
+        while not self.closing or self.runs:
+            timeout = TICK if self.runs else None
+            for key, _ in self.selector.select(timeout):
+                if key.data is None:
+                    self.read_requests()
+                else:
+                    self.read_events(key.data)
+            self.reap()
+        self.selector.close()
+
+    def read_requests(self) -> None:
+        try:
+            chunk = os.read(0, 65536)
+        except BlockingIOError:
+            return
+        if not chunk:
+            # The tutor has gone: nothing may outlive it.
+            self.selector.unregister(0)
+            self.closing = True
+            for run in list(self.runs.values()):
+                self.stop(run, None)
+            return
+        self.stdin_buffer += chunk
+        *lines, self.stdin_buffer = self.stdin_buffer.split(b"\n")
+        for line in lines:
+            if line.strip():
+                self.handle(line)
+
+    def handle(self, line: bytes) -> None:
+        try:
+            payload = json.loads(line)
+            op = payload.pop("op")
+        except (json.JSONDecodeError, KeyError, AttributeError):
+            return
+        if op == "run":
+            self.start(RunRequest(**payload))
+        elif op == "cancel":
+            run = self.runs.get(int(payload.get("run_id", -1)))
+            if run is not None:
+                self.stop(run, RunFinished(run_id=run.request.run_id, verdict=Verdict.CANCELLED))
+        elif op == "shutdown":
+            self.closing = True
+            for run in list(self.runs.values()):
+                self.stop(run, None)
+
+    def start(self, request: RunRequest) -> None:
+        workdir = Path(tempfile.mkdtemp(prefix="attn-tutor-run-"))
+        read_end, write_end = os.pipe()
+        if self.use_fork:
+            pid = os.fork()
+            if pid == 0:
+                os.close(read_end)
+                os.close(0)
+                run_child(request, workdir, write_end)
+        else:
+            process = subprocess.Popen(
+                [sys.executable, "-m", "tutor.worker.child", request.to_json(), str(workdir),
+                 str(write_end)],
+                pass_fds=[write_end],
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+            )
+            pid = process.pid
+        os.close(write_end)
+        os.set_blocking(read_end, False)
+        run = Run(request=request, pid=pid, events=read_end, workdir=workdir,
+                  started=time.monotonic())
+        self.runs[request.run_id] = run
+        self.selector.register(read_end, selectors.EVENT_READ, run)
+
+    def read_events(self, run: Run) -> None:
+        try:
+            chunk = os.read(run.events, 65536)
+        except BlockingIOError:
+            return
+        except OSError:
+            chunk = b""
+        if not chunk:
+            self.selector.unregister(run.events)
+            return
+        run.buffer += chunk
+        *lines, run.buffer = run.buffer.split(b"\n")
+        for line in lines:
+            self.relay(run, line)
+
+    def relay(self, run: Run, line: bytes) -> None:
+        try:
+            event = decode(line)
+        except (ValueError, TypeError):
+            return
+        # The child cannot speak for another run, whatever it writes.
+        event = replace(event, run_id=run.request.run_id)
+        if isinstance(event, RunFinished):
+            run.finished = event
+        elif isinstance(event, FORWARDED):
+            if isinstance(event, TestOutcome):
+                run.last_test = event.name
+                key = "passed" if event.outcome == "passed" else "failed"
+                run.counts[key] += event.outcome != "skipped"
+            if isinstance(event, RunStarted):
+                run.counts["total"] = event.tests
+            self.send(event)
+
+    def reap(self) -> None:
+        now = time.monotonic()
+        for run in list(self.runs.values()):
+            try:
+                pid, status = os.waitpid(run.pid, os.WNOHANG)
+            except ChildProcessError:
+                pid, status = run.pid, 0
+            if pid == 0:
+                if now - run.started > run.request.timeout:
+                    self.stop(run, self.timed_out(run))
+                continue
+            self.drain(run)
+            self.finish(run, self.verdict(run, status))
+
+    def drain(self, run: Run) -> None:
+        with contextlib.suppress(KeyError, ValueError):
+            self.selector.get_key(run.events)
+            while True:
+                before = len(run.buffer)
+                self.read_events(run)
+                try:
+                    self.selector.get_key(run.events)
+                except (KeyError, ValueError):
+                    break
+                if len(run.buffer) == before:
+                    break
+
+    def verdict(self, run: Run, status: int) -> RunFinished:
+        run_id = run.request.run_id
+        where = f" after {run.last_test}" if run.last_test else ""
+        if os.WIFSIGNALED(status):
+            number = os.WTERMSIG(status)
+            if number == signal.SIGKILL:
+                message = ("the test process was killed (SIGKILL), most likely for using too "
+                           "much memory")
+                return RunFinished(run_id=run_id, verdict=Verdict.OUT_OF_MEMORY,
+                                   message=message, **run.counts)
+            return RunFinished(
+                run_id=run_id,
+                verdict=Verdict.CRASHED,
+                message=f"the test process crashed with {signal_name(number)}{where}. "
+                "Native code (ctypes, a bad tensor operation) failed hard.",
+                **run.counts,
+            )
+        code = os.WEXITSTATUS(status) if os.WIFEXITED(status) else -1
+        if code == 0 and run.finished is not None:
+            return run.finished
+        if code == EXIT_CHANNEL_LOST:
+            message = "the test process lost its connection to the tutor (were file " \
+                      "descriptors closed?)"
+        else:
+            message = (f"the test process ended with exit code {code}{where}, before the "
+                       "tests finished. Something in your file ended the program "
+                       "(os._exit, exit, or sys.exit in a thread): remove it.")
+        return RunFinished(run_id=run_id, verdict=Verdict.EXITED_EARLY, message=message,
+                           **run.counts)
+
+    def timed_out(self, run: Run) -> RunFinished:
+        where = f" (the last test to finish was {run.last_test})" if run.last_test else ""
+        return RunFinished(
+            run_id=run.request.run_id,
+            verdict=Verdict.TIMED_OUT,
+            message=f"the tests did not finish within {run.request.timeout:g} s{where}. "
+            "Look for an endless loop, a sleep, or a wait for input.",
+            **run.counts,
+        )
+
+    def stop(self, run: Run, finished: RunFinished | None) -> None:
+        """Kill the run's whole process group and report ``finished`` (if any)."""
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(run.pid, signal.SIGKILL)
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(run.pid, signal.SIGKILL)
+        with contextlib.suppress(ChildProcessError):
+            os.waitpid(run.pid, 0)
+        self.finish(run, finished)
+
+    def finish(self, run: Run, finished: RunFinished | None) -> None:
+        self.runs.pop(run.request.run_id, None)
+        with contextlib.suppress(KeyError, ValueError):
+            self.selector.unregister(run.events)
+        os.close(run.events)
+        # Whatever the learner's code started in its group goes with it.
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(run.pid, signal.SIGKILL)
+        if finished is not None:
+            output = read_tail(run.workdir / OUTPUT_FILE, run.request.output_limit)
+            duration = round(time.monotonic() - run.started, 4)
+            self.send(replace(finished, duration=duration, output=output))
+        shutil.rmtree(run.workdir, ignore_errors=True)
+
+
+def read_tail(path: Path, limit: int) -> str:
+    """The last ``limit`` bytes the learner's code printed, as text."""
+    try:
+        with path.open("rb") as handle:
+            size = handle.seek(0, os.SEEK_END)
+            handle.seek(max(0, size - limit))
+            data = handle.read()
+    except OSError:
+        return ""
+    text = data.decode("utf-8", errors="replace")
+    return f"[... {size - limit} bytes cut ...]\n{text}" if size > limit else text
+
+
+def warm_up() -> None:
+    """Import everything a run needs, so forked children start with it in memory."""
+    import importlib
+
+    import _pytest.config
+    import pytest  # noqa: F401
+    import torch  # noqa: F401
+    import torch.nn.functional  # noqa: F401
+
+    for name in _pytest.config.default_plugins:
+        with contextlib.suppress(ImportError):
+            importlib.import_module(f"_pytest.{name}")
+    # torch loads these lazily on the first shape error, which is most learners' first run.
+    for name in ("torch.fx.experimental.symbolic_shapes", "torch._subclasses.schema_check_mode"):
+        with contextlib.suppress(ImportError):
+            importlib.import_module(name)
+
+    import tutor.testkit  # noqa: F401
+    import tutor.worker.plugin  # noqa: F401
+
+
+def die_with_parent() -> None:
+    """Ask Linux to end this worker when the tutor that started it ends, even by SIGKILL."""
+    with contextlib.suppress(OSError, AttributeError):
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
+def main() -> None:
+    die_with_parent()
+    worker: Worker | None = None
+
+    def end(signum: int, frame: object) -> None:
+        if worker is not None:
+            for run in list(worker.runs.values()):
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.killpg(run.pid, signal.SIGKILL)
+                shutil.rmtree(run.workdir, ignore_errors=True)
+        os._exit(0)
+
+    signal.signal(signal.SIGTERM, end)
+    signal.signal(signal.SIGHUP, end)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C in the terminal is the tutor's to handle
+    use_fork = hasattr(os, "fork") and os.environ.get("ATTN_TUTOR_NO_FORK") != "1"
+    if use_fork:
+        warm_up()
+    worker = Worker(use_fork)
+    worker.serve()
+
+
+if __name__ == "__main__":
+    main()
