@@ -52,7 +52,7 @@ class Exercise:
     entry: str | None = None
     hints: tuple[Hint, ...] = ()
     mutants: tuple[Mutant, ...] = ()
-    probe: dict[str, object] = field(default_factory=dict)
+    probe: dict[str, object] = field(default_factory=dict, hash=False, compare=False)
 
     @property
     def key(self) -> str:

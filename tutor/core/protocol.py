@@ -51,6 +51,7 @@ class RunStarted(Event):
 class TestOutcome(Event):
     """One test finished."""
 
+    __test__: ClassVar[bool] = False  # a message, not a pytest test class
     kind: ClassVar[str] = "test"
     name: str = ""  # the test function, with parameters: test_shapes[2-5]
     file: str = ""  # the test file's name

@@ -1,0 +1,56 @@
+"""Shared fixtures: fixture packs, a learner workspace, and a warm runner per module."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tutor.core.catalog import builtin_pack
+from tutor.core.report import RunReport
+from tutor.runner import Runner
+
+TESTS = Path(__file__).parent
+WILD_PACK = TESTS / "packs" / "wild"
+BASICS = builtin_pack() / "02-attention-basics"
+
+
+@pytest.fixture(autouse=True)
+def isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """No test touches the real home folder or an inherited workspace setting."""
+    home = tmp_path / ".home"
+    home.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.delenv("ATTN_TUTOR_WORKSPACE", raising=False)
+    return home
+
+
+class LiveRunner:
+    """A Runner and the event loop it lives on, shared by the tests of one module."""
+
+    def __init__(self, timeout: float) -> None:
+        self.loop = asyncio.new_event_loop()
+        self.runner = Runner(timeout=timeout)
+        self.loop.run_until_complete(self.runner.start())
+
+    def run(self, exercise_dir: Path, problem: Path) -> RunReport:
+        async def collect() -> RunReport:
+            report = RunReport()
+            async for event in self.runner.run(exercise_dir, problem):
+                report.add(event)
+            return report
+
+        return self.loop.run_until_complete(collect())
+
+    def close(self) -> None:
+        self.loop.run_until_complete(self.runner.close())
+        self.loop.close()
+
+
+@pytest.fixture(scope="module")
+def live_runner() -> Iterator[LiveRunner]:
+    live = LiveRunner(timeout=4.0)
+    yield live
+    live.close()

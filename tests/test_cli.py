@@ -1,0 +1,130 @@
+"""The headless commands, run as a learner runs them: a real process, real exit codes."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import BASICS, WILD_PACK
+
+
+def attn(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "tutor", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=cwd,
+        env={**os.environ},
+    )
+
+
+def test_help_lists_the_commands() -> None:
+    result = attn("--help")
+    assert result.returncode == 0
+    for command in ("list", "check", "hint", "reset", "where", "verify"):
+        assert command in result.stdout
+
+
+def test_version() -> None:
+    result = attn("--version")
+    assert result.returncode == 0 and result.stdout.startswith("attn-tutor ")
+
+
+def test_list_json_and_first_use_message(tmp_path: Path) -> None:
+    result = attn("list", "--json", "--workspace", str(tmp_path / "ws"))
+    assert result.returncode == 0, result.stderr
+    rows = json.loads(result.stdout)
+    basics = next(row for row in rows if row["id"] == "attention-basics")
+    assert basics["status"] == "not started" and basics["number"] == 2
+    assert str(tmp_path / "ws") in result.stderr
+
+
+def test_where_prints_the_workspace(tmp_path: Path) -> None:
+    result = attn("where", "--workspace", str(tmp_path / "ws"))
+    assert result.returncode == 0
+    assert f"workspace: {tmp_path / 'ws'}" in result.stdout
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("check", "99"),
+        ("hint", "nonsense"),
+        ("reset", "42"),
+        ("list", "--exercises", "/no/such/pack"),
+        ("check", "--timeout", "-1"),
+    ],
+)
+def test_bad_input_is_one_clear_line_and_exit_2(tmp_path: Path, args: tuple[str, ...]) -> None:
+    result = attn(*args, "--workspace", str(tmp_path / "ws"))
+    assert result.returncode == 2
+    errors = [line for line in result.stderr.splitlines() if not line.startswith("attn-tutor: your")]
+    assert errors and "Traceback" not in result.stderr
+    assert errors[-1].startswith("attn-tutor: ")
+
+
+def test_hint_walks_the_tiers_and_remembers(tmp_path: Path) -> None:
+    ws = str(tmp_path / "ws")
+    first = attn("hint", "2", "--workspace", ws)
+    second = attn("hint", "02", "--workspace", ws)
+    assert first.returncode == second.returncode == 0
+    assert first.stdout.startswith("[nudge]") and first.stdout != second.stdout
+    progress = json.loads((tmp_path / "ws" / ".attn-tutor" / "progress.json").read_text())
+    assert len(progress["exercises"]["02-attention-basics"]["hints_seen"]) == 2
+
+
+def test_reset_backs_up_the_learner_file(tmp_path: Path) -> None:
+    ws = tmp_path / "ws"
+    attn("list", "--workspace", str(ws))
+    mine = ws / "02-attention-basics" / "problem.py"
+    mine.write_text("my attempt\n")
+    result = attn("reset", "attention-basics", "--workspace", str(ws))
+    assert result.returncode == 0
+    assert mine.read_text() == (BASICS / "problem.py").read_text()
+    backups = list((ws / ".attn-tutor" / "backups" / "02-attention-basics").iterdir())
+    assert [b.read_text() for b in backups] == ["my attempt\n"]
+    assert str(backups[0]) in result.stdout
+
+
+@pytest.mark.slow
+def test_check_exit_codes_follow_the_verdict(tmp_path: Path) -> None:
+    ws = tmp_path / "ws"
+    untouched = attn("check", "2", "--workspace", str(ws))
+    assert untouched.returncode == 1
+    assert "not implemented yet" in untouched.stdout
+    shutil.copy(BASICS / "solution.py", ws / "02-attention-basics" / "problem.py")
+    solved = attn("check", "2", "--workspace", str(ws), "--json")
+    assert solved.returncode == 0, solved.stdout
+    assert json.loads(solved.stdout)["verdict"] == "passed"
+    # Every mutant is run by `verify`; here one shows the exit code of a wrong answer.
+    shutil.copy(BASICS / "mutants" / "no_softmax.py", ws / "02-attention-basics" / "problem.py")
+    assert attn("check", "2", "--workspace", str(ws)).returncode == 1
+
+
+@pytest.mark.slow
+def test_verify_a_wild_pack() -> None:
+    result = attn("verify", "--exercises", str(WILD_PACK))
+    assert result.returncode == 0, result.stdout  # no exercise.toml: no mutants to catch
+    assert "3 of 3 exercises verified" in result.stdout
+
+
+@pytest.mark.slow
+def test_verify_catches_a_mutant_that_passes(tmp_path: Path) -> None:
+    pack = tmp_path / "pack"
+    shutil.copytree(WILD_PACK / "01-plain-import", pack / "01-plain-import")
+    folder = pack / "01-plain-import"
+    (folder / "mutants").mkdir()
+    shutil.copy(folder / "solution.py", folder / "mutants" / "same.py")
+    (folder / "exercise.toml").write_text(
+        '[[mutants]]\nfile = "same.py"\nmisconception = "none at all"\n'
+    )
+    result = attn("verify", "--exercises", str(pack))
+    assert result.returncode == 1
+    assert "same.py (none at all) passes every test" in result.stdout

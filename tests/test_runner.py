@@ -1,0 +1,212 @@
+"""The runner against real pytest in a real worker, with honest and hostile learner files."""
+
+from __future__ import annotations
+
+import textwrap
+import time
+from pathlib import Path
+
+import psutil
+import pytest
+
+from tests.conftest import BASICS, WILD_PACK, LiveRunner
+from tutor.core.protocol import Verdict
+
+pytestmark = pytest.mark.slow
+
+LIMIT = 4.0  # the live_runner's time limit
+
+
+def learner(tmp_path: Path, forward: str, top: str = "") -> Path:
+    """A SimpleAttention whose forward body (and module top) the test chooses."""
+    source = textwrap.dedent(
+        """\
+        import torch
+        from torch import nn
+        {top}
+
+        class SimpleAttention(nn.Module):
+            def __init__(self, n_embd: int = 768) -> None:
+                super().__init__()
+                self.query = nn.Linear(n_embd, n_embd)
+                self.key = nn.Linear(n_embd, n_embd)
+                self.value = nn.Linear(n_embd, n_embd)
+
+            def forward(self, x):
+        {forward}
+        """
+    ).format(top=textwrap.dedent(top), forward=textwrap.indent(textwrap.dedent(forward), " " * 8))
+    path = tmp_path / "problem.py"
+    path.write_text(source)
+    return path
+
+
+def no_children_left(live: LiveRunner) -> None:
+    """Every process a run started is gone shortly after its verdict."""
+    process = live.runner.process
+    assert process is not None
+    worker = psutil.Process(process.pid)
+    deadline = time.monotonic() + 1.0
+    while worker.children(recursive=True) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    left = [p.cmdline() for p in worker.children(recursive=True)]
+    assert not left, f"processes left behind: {left}"
+
+
+def timed(live: LiveRunner, problem: Path) -> tuple[float, Verdict, str]:
+    start = time.monotonic()
+    report = live.run(BASICS, problem)
+    elapsed = time.monotonic() - start
+    assert report.finished is not None
+    no_children_left(live)
+    return elapsed, report.finished.verdict, report.headline()
+
+
+def test_solution_passes(live_runner: LiveRunner) -> None:
+    report = live_runner.run(BASICS, BASICS / "solution.py")
+    assert report.finished is not None
+    assert report.finished.verdict is Verdict.PASSED, report.headline()
+    assert report.finished.passed == report.finished.total == len(report.outcomes) > 5
+
+
+def test_skeleton_fails_as_not_implemented(live_runner: LiveRunner) -> None:
+    report = live_runner.run(BASICS, BASICS / "problem.py")
+    assert report.finished is not None
+    assert report.finished.verdict is Verdict.FAILED
+    assert report.not_implemented
+    assert report.headline().startswith("not implemented yet")
+    assert all(o.line is not None for o in report.outcomes), "each failure points at a line"
+
+
+def test_mutant_failure_names_the_mistake(live_runner: LiveRunner) -> None:
+    report = live_runner.run(BASICS, BASICS / "mutants" / "softmax_over_queries.py")
+    assert report.finished is not None and report.finished.verdict is Verdict.FAILED
+    messages = " ".join(o.message for o in report.outcomes)
+    assert "dim=-2" in messages
+    assert "test_weights_sum_to_one_over_the_keys" in report.failing_tests
+
+
+def test_endless_loop_times_out(live_runner: LiveRunner, tmp_path: Path) -> None:
+    elapsed, verdict, headline = timed(live_runner, learner(tmp_path, "while True:\n    pass"))
+    assert verdict is Verdict.TIMED_OUT, headline
+    assert elapsed < LIMIT + 1.0
+
+
+def test_endless_sleep_times_out(live_runner: LiveRunner, tmp_path: Path) -> None:
+    problem = learner(tmp_path, "return x", top="import time\ntime.sleep(1e9)")
+    elapsed, verdict, _ = timed(live_runner, problem)
+    assert verdict is Verdict.TIMED_OUT
+    assert elapsed < LIMIT + 1.0
+
+
+def test_os_exit_at_import_is_not_a_pass(live_runner: LiveRunner, tmp_path: Path) -> None:
+    problem = learner(tmp_path, "return x", top="import os\nos._exit(0)")
+    _, verdict, headline = timed(live_runner, problem)
+    assert verdict is Verdict.EXITED_EARLY, headline
+
+
+def test_os_exit_in_forward_is_not_a_pass(live_runner: LiveRunner, tmp_path: Path) -> None:
+    problem = learner(tmp_path, "import os\nos._exit(0)")
+    _, verdict, headline = timed(live_runner, problem)
+    assert verdict is Verdict.EXITED_EARLY, headline
+
+
+def test_sys_exit_in_forward_fails_the_tests(live_runner: LiveRunner, tmp_path: Path) -> None:
+    report = live_runner.run(BASICS, learner(tmp_path, "import sys\nsys.exit(0)"))
+    assert report.finished is not None
+    assert report.finished.verdict is Verdict.FAILED
+    assert any("sys.exit(0)" in o.message for o in report.outcomes)
+
+
+def test_sys_exit_at_import_exits_early(live_runner: LiveRunner, tmp_path: Path) -> None:
+    problem = learner(tmp_path, "return x", top="import sys\nsys.exit(0)")
+    _, verdict, headline = timed(live_runner, problem)
+    assert verdict is Verdict.EXITED_EARLY
+    assert "sys.exit" in headline
+
+
+def test_segfault_is_a_crash(live_runner: LiveRunner, tmp_path: Path) -> None:
+    problem = learner(tmp_path, "import ctypes\nctypes.string_at(0)")
+    _, verdict, headline = timed(live_runner, problem)
+    assert verdict is Verdict.CRASHED
+    assert "SIGSEGV" in headline
+
+
+def test_syntax_error_points_at_the_line(live_runner: LiveRunner, tmp_path: Path) -> None:
+    problem = tmp_path / "problem.py"
+    problem.write_text("import torch\n\ndef broken(:\n    pass\n")
+    report = live_runner.run(BASICS, problem)
+    assert report.finished is not None and report.finished.verdict is Verdict.ERROR
+    assert report.errors and report.errors[0].line == 3
+    assert "SyntaxError" in report.errors[0].message
+
+
+def test_ten_megabytes_of_prints(live_runner: LiveRunner, tmp_path: Path) -> None:
+    problem = learner(tmp_path, "print('x' * 1_000_000)\nreturn x", top="print('y' * 1_000_000)")
+    elapsed, verdict, _ = timed(live_runner, problem)
+    assert verdict is Verdict.FAILED  # returns x: wrong values, but an honest verdict
+    assert elapsed < LIMIT + 1.0
+
+
+def test_printed_output_is_capped(live_runner: LiveRunner, tmp_path: Path) -> None:
+    problem = learner(tmp_path, "return x", top="print('z' * 10_000_000)")
+    report = live_runner.run(BASICS, problem)
+    assert report.finished is not None
+    assert len(report.finished.output) < 70_000
+    assert "bytes cut" in report.finished.output
+
+
+def test_input_does_not_hang(live_runner: LiveRunner, tmp_path: Path) -> None:
+    elapsed, verdict, _ = timed(live_runner, learner(tmp_path, "input('? ')\nreturn x"))
+    assert verdict is Verdict.FAILED
+    assert elapsed < LIMIT
+
+
+def test_huge_allocation_is_stopped_by_the_memory_limit(
+    live_runner: LiveRunner, tmp_path: Path
+) -> None:
+    problem = learner(tmp_path, "big = torch.ones(50 * 1024**3 // 4)\nreturn x")
+    elapsed, verdict, headline = timed(live_runner, problem)
+    assert verdict is Verdict.OUT_OF_MEMORY, headline
+    assert elapsed < LIMIT
+
+
+def test_missing_file_is_reported(live_runner: LiveRunner, tmp_path: Path) -> None:
+    report = live_runner.run(BASICS, tmp_path / "nowhere.py")
+    assert report.finished is not None and report.finished.verdict is Verdict.MISSING
+
+
+def test_folder_instead_of_file_is_reported(live_runner: LiveRunner, tmp_path: Path) -> None:
+    folder = tmp_path / "problem.py"
+    folder.mkdir()
+    report = live_runner.run(BASICS, folder)
+    assert report.finished is not None and report.finished.verdict is Verdict.MISSING
+    assert "folder" in report.finished.message
+
+
+def test_next_run_is_normal_after_a_crash(live_runner: LiveRunner, tmp_path: Path) -> None:
+    timed(live_runner, learner(tmp_path, "import ctypes\nctypes.string_at(0)"))
+    report = live_runner.run(BASICS, BASICS / "solution.py")
+    assert report.finished is not None and report.finished.verdict is Verdict.PASSED
+
+
+@pytest.mark.parametrize(
+    ("exercise", "expected"),
+    [("01-plain-import", 2), ("02-relative-import", 1), ("03-solution-import", 1)],
+)
+def test_wild_import_styles_test_the_learner_file(
+    live_runner: LiveRunner, exercise: str, expected: int
+) -> None:
+    folder = WILD_PACK / exercise
+    skeleton = live_runner.run(folder, folder / "problem.py")
+    assert skeleton.finished is not None and skeleton.finished.verdict is Verdict.FAILED
+    solved = live_runner.run(folder, folder / "solution.py")
+    assert solved.finished is not None and solved.finished.verdict is Verdict.PASSED
+    assert solved.finished.passed == expected
+
+
+def test_edited_workspace_tests_are_ignored(live_runner: LiveRunner, tmp_path: Path) -> None:
+    # Only the pristine suite counts: a test file beside the learner's file is never used.
+    (tmp_path / "test_attention_basics.py").write_text("def test_nothing():\n    pass\n")
+    report = live_runner.run(BASICS, learner(tmp_path, "return x"))
+    assert report.finished is not None and report.finished.verdict is Verdict.FAILED

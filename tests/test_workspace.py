@@ -1,0 +1,115 @@
+"""The learner's workspace and progress: never lose code, never crash on a bad file."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import WILD_PACK
+from tutor.core import progress as progress_module
+from tutor.core.catalog import builtin_pack, load
+from tutor.core.course import open_course
+from tutor.core.workspace import Workspace, choose_root
+
+
+def test_first_use_copies_skeletons_and_says_where(tmp_path: Path) -> None:
+    course = open_course(WILD_PACK, tmp_path / "ws")
+    assert len(course.created) == 3
+    for exercise in course.catalog.exercises:
+        assert course.problem(exercise).read_text() == exercise.skeleton.read_text()
+    assert any(str(tmp_path / "ws") in message for message in course.messages)
+
+
+def test_later_runs_never_overwrite_learner_files(tmp_path: Path) -> None:
+    first = open_course(WILD_PACK, tmp_path / "ws")
+    mine = first.problem(first.catalog.exercises[0])
+    mine.write_text("my work\n")
+    again = open_course(WILD_PACK, tmp_path / "ws")
+    assert again.created == []
+    assert mine.read_text() == "my work\n"
+
+
+def test_a_new_exercise_appears_without_touching_others(tmp_path: Path) -> None:
+    pack = tmp_path / "pack"
+    shutil.copytree(WILD_PACK, pack)
+    course = open_course(pack, tmp_path / "ws")
+    mine = course.problem(course.catalog.exercises[0])
+    mine.write_text("my work\n")
+    shutil.copytree(pack / "01-plain-import", pack / "04-added")
+    again = open_course(pack, tmp_path / "ws")
+    assert [e.key for e in again.created] == ["04-added"]
+    assert mine.read_text() == "my work\n"
+    assert any("04-added" in message for message in again.messages)
+
+
+def test_reset_keeps_a_backup(tmp_path: Path) -> None:
+    catalog = load(WILD_PACK)
+    space = Workspace(tmp_path / "ws")
+    space.ensure(catalog)
+    exercise = catalog.exercises[0]
+    space.problem(exercise).write_text("precious attempt\n")
+    backup = space.reset(exercise)
+    assert backup is not None and backup.read_text() == "precious attempt\n"
+    assert space.problem(exercise).read_text() == exercise.skeleton.read_text()
+    second = space.reset(exercise)
+    assert second is not None and second != backup and backup.exists()
+
+
+def test_workspace_location_order(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    builtin = builtin_pack()
+    explicit = tmp_path / "explicit"
+    monkeypatch.setenv("ATTN_TUTOR_WORKSPACE", str(tmp_path / "env"))
+    assert choose_root(explicit, builtin, builtin) == explicit
+    assert choose_root(None, builtin, builtin) == tmp_path / "env"
+    monkeypatch.delenv("ATTN_TUTOR_WORKSPACE")
+    assert choose_root(None, builtin, builtin) == Path.home() / "attn-tutor"
+    other = choose_root(None, WILD_PACK, builtin)
+    assert other.parent == Path.home() / "attn-tutor" / "packs"
+
+
+def test_unwritable_workspace_is_a_clear_error(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    with pytest.raises(Exception, match="--workspace"):
+        open_course(WILD_PACK, blocker / "ws")
+
+
+def test_progress_round_trip_and_solved_moment(tmp_path: Path) -> None:
+    path = tmp_path / "progress.json"
+    progress = progress_module.load(path)
+    assert progress.record_run("02", passed=False) is False
+    assert progress.record_run("02", passed=True) is True
+    assert progress.record_run("02", passed=True) is False
+    progress.see_hint("02", "shapes")
+    progress.current = "02"
+    progress.save()
+    back = progress_module.load(path)
+    entry = back.of("02")
+    assert (entry.status, entry.attempts, entry.hints_seen) == ("solved", 3, ["shapes"])
+    assert entry.first_solved is not None and back.current == "02"
+
+
+def test_progress_write_is_atomic(tmp_path: Path) -> None:
+    path = tmp_path / "progress.json"
+    progress = progress_module.load(path)
+    progress.record_run("a", passed=True)
+    progress.save()
+    assert json.loads(path.read_text())["exercises"]["a"]["status"] == "solved"
+    left = [p.name for p in tmp_path.iterdir() if p.name != ".home"]
+    assert left == ["progress.json"], "no temp file left"
+
+
+@pytest.mark.parametrize("content", [b"{not json", b"[1, 2]", b'{"exercises": {"a": 3}}', b"\xff\xfe"])
+def test_corrupt_progress_is_moved_aside(tmp_path: Path, content: bytes) -> None:
+    path = tmp_path / "progress.json"
+    path.write_bytes(content)
+    progress = progress_module.load(path)
+    assert progress.exercises == {}
+    assert "starting fresh" in progress.warning
+    kept = [p for p in tmp_path.iterdir() if p.name.startswith("progress.json.broken-")]
+    assert len(kept) == 1 and kept[0].read_bytes() == content
+    progress.save()
+    assert progress_module.load(path).warning == ""

@@ -1,0 +1,5 @@
+"""``python -m tutor`` is ``attn-tutor``."""
+
+from tutor.cli import main
+
+main()
