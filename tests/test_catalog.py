@@ -23,7 +23,8 @@ def test_builtin_pack_loads_cleanly() -> None:
     catalog = load(builtin_pack())
     assert not catalog.problems, [str(p) for p in catalog.problems]
     basics = catalog.find("2")
-    assert basics is not None and basics.slug == "attention-basics"
+    assert basics is not None
+    assert basics.slug == "attention-basics"
     assert basics.entry == "SimpleAttention"
     assert {h.tier for h in basics.hints} == {1, 2, 3}
     assert len(basics.mutants) >= 4
@@ -34,7 +35,8 @@ def test_builtin_pack_loads_cleanly() -> None:
 def test_find_accepts_number_padded_number_and_slug() -> None:
     catalog = load(builtin_pack())
     found = {catalog.find(key) for key in ("2", "02", "attention-basics", "02-attention-basics")}
-    assert len(found) == 1 and None not in found
+    assert len(found) == 1
+    assert None not in found
     assert catalog.find("99") is None
     assert catalog.find("nonsense") is None
 
@@ -82,8 +84,10 @@ def test_each_broken_exercise_gets_one_clear_line(tmp_path: Path) -> None:
     (no_tests / "test_it.py").unlink()
     catalog = load(tmp_path)
     assert [e.key for e in catalog.exercises] == ["01-duplicate-number"]
-    lines = {Path(p.path).name if p.path.is_dir() else p.path.parent.name: p.message
-             for p in catalog.problems}
+    lines = {
+        Path(p.path).name if p.path.is_dir() else p.path.parent.name: p.message
+        for p in catalog.problems
+    }
     assert "not valid TOML" in lines["02-bad-toml"]
     assert "test_missing" in lines["03-bad-link"]
     assert "tier" in lines["04-bad-tier"]
@@ -96,6 +100,8 @@ def test_each_broken_exercise_gets_one_clear_line(tmp_path: Path) -> None:
 
 def test_missing_and_empty_packs_are_problems_not_errors(tmp_path: Path) -> None:
     missing = load(tmp_path / "absent")
-    assert not missing.exercises and "no such folder" in missing.problems[0].message
+    assert not missing.exercises
+    assert "no such folder" in missing.problems[0].message
     empty = load(tmp_path)
-    assert not empty.exercises and "no exercise folders" in empty.problems[0].message
+    assert not empty.exercises
+    assert "no exercise folders" in empty.problems[0].message

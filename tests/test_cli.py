@@ -34,7 +34,8 @@ def test_help_lists_the_commands() -> None:
 
 def test_version() -> None:
     result = attn("--version")
-    assert result.returncode == 0 and result.stdout.startswith("attn-tutor ")
+    assert result.returncode == 0
+    assert result.stdout.startswith("attn-tutor ")
 
 
 def test_list_json_and_first_use_message(tmp_path: Path) -> None:
@@ -42,7 +43,8 @@ def test_list_json_and_first_use_message(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     rows = json.loads(result.stdout)
     basics = next(row for row in rows if row["id"] == "attention-basics")
-    assert basics["status"] == "not started" and basics["number"] == 2
+    assert basics["status"] == "not started"
+    assert basics["number"] == 2
     assert str(tmp_path / "ws") in result.stderr
 
 
@@ -65,8 +67,11 @@ def test_where_prints_the_workspace(tmp_path: Path) -> None:
 def test_bad_input_is_one_clear_line_and_exit_2(tmp_path: Path, args: tuple[str, ...]) -> None:
     result = attn(*args, "--workspace", str(tmp_path / "ws"))
     assert result.returncode == 2
-    errors = [line for line in result.stderr.splitlines() if not line.startswith("attn-tutor: your")]
-    assert errors and "Traceback" not in result.stderr
+    errors = [
+        line for line in result.stderr.splitlines() if not line.startswith("attn-tutor: your")
+    ]
+    assert errors
+    assert "Traceback" not in result.stderr
     assert errors[-1].startswith("attn-tutor: ")
 
 
@@ -75,7 +80,8 @@ def test_hint_walks_the_tiers_and_remembers(tmp_path: Path) -> None:
     first = attn("hint", "2", "--workspace", ws)
     second = attn("hint", "02", "--workspace", ws)
     assert first.returncode == second.returncode == 0
-    assert first.stdout.startswith("[nudge]") and first.stdout != second.stdout
+    assert first.stdout.startswith("[nudge]")
+    assert first.stdout != second.stdout
     progress = json.loads((tmp_path / "ws" / ".attn-tutor" / "progress.json").read_text())
     assert len(progress["exercises"]["02-attention-basics"]["hints_seen"]) == 2
 

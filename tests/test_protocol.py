@@ -38,13 +38,14 @@ def test_every_event_round_trips(event: Event) -> None:
 
 @pytest.mark.parametrize("line", ["", "nonsense", "[1]", '{"type": "unknown"}'])
 def test_garbage_lines_are_rejected(line: str) -> None:
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match=r"\w"):
         decode(line)
 
 
 def test_request_is_one_json_line() -> None:
     line = RunRequest(run_id=3, exercise_dir="/a b", problem="/ü/problem.py").to_json()
-    assert "\n" not in line and '"op":"run"' in line
+    assert "\n" not in line
+    assert '"op":"run"' in line
 
 
 def test_test_function_name_drops_parameters() -> None:

@@ -80,7 +80,8 @@ def test_skeleton_fails_as_not_implemented(live_runner: LiveRunner) -> None:
 
 def test_mutant_failure_names_the_mistake(live_runner: LiveRunner) -> None:
     report = live_runner.run(BASICS, BASICS / "mutants" / "softmax_over_queries.py")
-    assert report.finished is not None and report.finished.verdict is Verdict.FAILED
+    assert report.finished is not None
+    assert report.finished.verdict is Verdict.FAILED
     messages = " ".join(o.message for o in report.outcomes)
     assert "dim=-2" in messages
     assert "test_weights_sum_to_one_over_the_keys" in report.failing_tests
@@ -136,8 +137,10 @@ def test_syntax_error_points_at_the_line(live_runner: LiveRunner, tmp_path: Path
     problem = tmp_path / "problem.py"
     problem.write_text("import torch\n\ndef broken(:\n    pass\n")
     report = live_runner.run(BASICS, problem)
-    assert report.finished is not None and report.finished.verdict is Verdict.ERROR
-    assert report.errors and report.errors[0].line == 3
+    assert report.finished is not None
+    assert report.finished.verdict is Verdict.ERROR
+    assert report.errors
+    assert report.errors[0].line == 3
     assert "SyntaxError" in report.errors[0].message
 
 
@@ -173,21 +176,24 @@ def test_huge_allocation_is_stopped_by_the_memory_limit(
 
 def test_missing_file_is_reported(live_runner: LiveRunner, tmp_path: Path) -> None:
     report = live_runner.run(BASICS, tmp_path / "nowhere.py")
-    assert report.finished is not None and report.finished.verdict is Verdict.MISSING
+    assert report.finished is not None
+    assert report.finished.verdict is Verdict.MISSING
 
 
 def test_folder_instead_of_file_is_reported(live_runner: LiveRunner, tmp_path: Path) -> None:
     folder = tmp_path / "problem.py"
     folder.mkdir()
     report = live_runner.run(BASICS, folder)
-    assert report.finished is not None and report.finished.verdict is Verdict.MISSING
+    assert report.finished is not None
+    assert report.finished.verdict is Verdict.MISSING
     assert "folder" in report.finished.message
 
 
 def test_next_run_is_normal_after_a_crash(live_runner: LiveRunner, tmp_path: Path) -> None:
     timed(live_runner, learner(tmp_path, "import ctypes\nctypes.string_at(0)"))
     report = live_runner.run(BASICS, BASICS / "solution.py")
-    assert report.finished is not None and report.finished.verdict is Verdict.PASSED
+    assert report.finished is not None
+    assert report.finished.verdict is Verdict.PASSED
 
 
 @pytest.mark.parametrize(
@@ -199,9 +205,11 @@ def test_wild_import_styles_test_the_learner_file(
 ) -> None:
     folder = WILD_PACK / exercise
     skeleton = live_runner.run(folder, folder / "problem.py")
-    assert skeleton.finished is not None and skeleton.finished.verdict is Verdict.FAILED
+    assert skeleton.finished is not None
+    assert skeleton.finished.verdict is Verdict.FAILED
     solved = live_runner.run(folder, folder / "solution.py")
-    assert solved.finished is not None and solved.finished.verdict is Verdict.PASSED
+    assert solved.finished is not None
+    assert solved.finished.verdict is Verdict.PASSED
     assert solved.finished.passed == expected
 
 
@@ -209,4 +217,5 @@ def test_edited_workspace_tests_are_ignored(live_runner: LiveRunner, tmp_path: P
     # Only the pristine suite counts: a test file beside the learner's file is never used.
     (tmp_path / "test_attention_basics.py").write_text("def test_nothing():\n    pass\n")
     report = live_runner.run(BASICS, learner(tmp_path, "return x"))
-    assert report.finished is not None and report.finished.verdict is Verdict.FAILED
+    assert report.finished is not None
+    assert report.finished.verdict is Verdict.FAILED

@@ -52,10 +52,13 @@ def test_reset_keeps_a_backup(tmp_path: Path) -> None:
     exercise = catalog.exercises[0]
     space.problem(exercise).write_text("precious attempt\n")
     backup = space.reset(exercise)
-    assert backup is not None and backup.read_text() == "precious attempt\n"
+    assert backup is not None
+    assert backup.read_text() == "precious attempt\n"
     assert space.problem(exercise).read_text() == exercise.skeleton.read_text()
     second = space.reset(exercise)
-    assert second is not None and second != backup and backup.exists()
+    assert second is not None
+    assert second != backup
+    assert backup.exists()
 
 
 def test_workspace_location_order(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -89,7 +92,8 @@ def test_progress_round_trip_and_solved_moment(tmp_path: Path) -> None:
     back = progress_module.load(path)
     entry = back.of("02")
     assert (entry.status, entry.attempts, entry.hints_seen) == ("solved", 3, ["shapes"])
-    assert entry.first_solved is not None and back.current == "02"
+    assert entry.first_solved is not None
+    assert back.current == "02"
 
 
 def test_progress_write_is_atomic(tmp_path: Path) -> None:
@@ -102,7 +106,9 @@ def test_progress_write_is_atomic(tmp_path: Path) -> None:
     assert left == ["progress.json"], "no temp file left"
 
 
-@pytest.mark.parametrize("content", [b"{not json", b"[1, 2]", b'{"exercises": {"a": 3}}', b"\xff\xfe"])
+@pytest.mark.parametrize(
+    "content", [b"{not json", b"[1, 2]", b'{"exercises": {"a": 3}}', b"\xff\xfe"]
+)
 def test_corrupt_progress_is_moved_aside(tmp_path: Path, content: bytes) -> None:
     path = tmp_path / "progress.json"
     path.write_bytes(content)
@@ -110,6 +116,7 @@ def test_corrupt_progress_is_moved_aside(tmp_path: Path, content: bytes) -> None
     assert progress.exercises == {}
     assert "starting fresh" in progress.warning
     kept = [p for p in tmp_path.iterdir() if p.name.startswith("progress.json.broken-")]
-    assert len(kept) == 1 and kept[0].read_bytes() == content
+    assert len(kept) == 1
+    assert kept[0].read_bytes() == content
     progress.save()
     assert progress_module.load(path).warning == ""

@@ -45,7 +45,10 @@ def parser() -> argparse.ArgumentParser:
     top.add_argument("--version", action="version", version=f"attn-tutor {package_version()}")
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument(
-        "--exercises", type=Path, metavar="DIR", help="a folder of exercise folders (default: built-in)"
+        "--exercises",
+        type=Path,
+        metavar="DIR",
+        help="a folder of exercise folders (default: built-in)",
     )
     common.add_argument(
         "--workspace",
@@ -63,7 +66,9 @@ def parser() -> argparse.ArgumentParser:
     listing = commands.add_parser("list", parents=[common], help="the exercises and your status")
     listing.add_argument("--json", action="store_true")
     check = commands.add_parser("check", parents=[common], help="run an exercise's tests now")
-    check.add_argument("exercise", nargs="?", metavar="EX", help="number or name (default: current)")
+    check.add_argument(
+        "exercise", nargs="?", metavar="EX", help="number or name (default: current)"
+    )
     check.add_argument("--json", action="store_true")
     hint = commands.add_parser("hint", parents=[common], help="show the next hint")
     hint.add_argument("exercise", metavar="EX")

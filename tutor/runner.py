@@ -131,8 +131,9 @@ class Runner:
             try:
                 await self.start()
             except OSError:
-                yield RunFinished(run_id=run_id, verdict=Verdict.INTERRUPTED,
-                                  message=self.startup_error)
+                yield RunFinished(
+                    run_id=run_id, verdict=Verdict.INTERRUPTED, message=self.startup_error
+                )
                 return
             if restarting:
                 self.restarts += 1

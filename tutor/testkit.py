@@ -33,8 +33,7 @@ def assert_shape(actual: object, expected: Sequence[int], *, what: str) -> None:
         raise AssertionError(f"{what} should be a torch.Tensor, but it is {type(actual).__name__}")
     if tuple(actual.shape) != tuple(expected):
         raise AssertionError(
-            f"{what} has shape {describe_shape(actual.shape)}, "
-            f"expected {describe_shape(expected)}"
+            f"{what} has shape {describe_shape(actual.shape)}, expected {describe_shape(expected)}"
         )
 
 
@@ -44,7 +43,9 @@ def assert_finite(actual: torch.Tensor, *, what: str) -> None:
     if bool(bad.any()):
         index = tuple(int(i) for i in bad.nonzero()[0])
         value = actual[index].item()
-        raise AssertionError(f"{what} contains {value} at index {index}; every value should be finite")
+        raise AssertionError(
+            f"{what} contains {value} at index {index}; every value should be finite"
+        )
 
 
 def assert_close(

@@ -36,7 +36,9 @@ class ExerciseCheck:
         return not self.problems
 
 
-async def run_file(runner: Runner, gate: asyncio.Semaphore, exercise: Exercise, path: Path) -> RunReport:
+async def run_file(
+    runner: Runner, gate: asyncio.Semaphore, exercise: Exercise, path: Path
+) -> RunReport:
     report = RunReport()
     async with gate:
         async for event in runner.run(exercise.path, path):
@@ -44,7 +46,9 @@ async def run_file(runner: Runner, gate: asyncio.Semaphore, exercise: Exercise, 
     return report
 
 
-async def check_exercise(runner: Runner, gate: asyncio.Semaphore, exercise: Exercise) -> ExerciseCheck:
+async def check_exercise(
+    runner: Runner, gate: asyncio.Semaphore, exercise: Exercise
+) -> ExerciseCheck:
     result = ExerciseCheck(exercise)
     solution = exercise.solution
     jobs = [run_file(runner, gate, exercise, exercise.skeleton)]
@@ -111,8 +115,8 @@ def verify_pack(pack: Path | None, only: list[str], *, timeout: float) -> int:
             f"{name:<36} {result.tests:>5} {f'{result.caught}/{total}':>8} "
             f"{result.suite_seconds:>6.2f}s  {'ok' if result.ok else 'FAIL'}"
         )
-        for problem in result.problems:
-            print(f"    {problem}")
+        for line in result.problems:
+            print(f"    {line}")
     good = all(r.ok for r in results) and not catalog.problems
     print(f"\n{sum(r.ok for r in results)} of {len(results)} exercises verified")
     return 0 if good else 1

@@ -221,7 +221,7 @@ def typed(data: dict[str, object], name: str, kind: type[T], default: T) -> T:
     value = data.get(name, default)
     if value is not default and not isinstance(value, kind):
         raise MetadataError(f"{name} should be a {kind.__name__}, not {value!r}")
-    return value  # type: ignore[return-value]
+    return value
 
 
 def table_list(data: dict[str, object], name: str) -> list[dict[str, object]]:
@@ -253,7 +253,7 @@ def read_hint(position: int, raw: dict[str, object], test_names: set[str]) -> Hi
 def read_mutant(folder: Path, raw: dict[str, object], hint_ids: set[str]) -> Mutant:
     file = raw.get("file")
     if not isinstance(file, str):
-        raise MetadataError("every [[mutants]] table needs file = \"name.py\"")
+        raise MetadataError('every [[mutants]] table needs file = "name.py"')
     path = folder / "mutants" / file
     if not path.is_file():
         raise MetadataError(f"mutant {file} not found in mutants/")

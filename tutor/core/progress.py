@@ -123,6 +123,4 @@ def set_aside(path: Path, reason: str) -> Progress:
         where = f"; it was kept as {aside}"
     except OSError:
         where = ""
-    return Progress(
-        path=path, warning=f"progress file {path} {reason}; starting fresh{where}"
-    )
+    return Progress(path=path, warning=f"progress file {path} {reason}; starting fresh{where}")

@@ -18,6 +18,7 @@ import shutil
 import signal
 import sys
 import types
+from dataclasses import replace
 from pathlib import Path
 from typing import NoReturn
 
@@ -152,30 +153,31 @@ def import_failure(error: BaseException, learner: Path, problem_name: str) -> Ru
 
 def verdict_for(reporter: EventReporter, exit_code: int) -> RunFinished:
     tally = reporter.tally
-    counts = {"passed": tally.passed, "failed": tally.failed, "total": tally.collected}
+    counts = RunFinished(run_id=0, passed=tally.passed, failed=tally.failed, total=tally.collected)
     if tally.interrupted_by:
-        return RunFinished(
-            run_id=0,
+        return replace(
+            counts,
             verdict=Verdict.EXITED_EARLY,
             message=f"your code raised {tally.interrupted_by}, which stops the whole test run. "
             "Let errors be ordinary exceptions.",
-            **counts,
         )
     if tally.collection_errors:
-        return RunFinished(run_id=0, verdict=Verdict.ERROR, message="a test file could not be "
-                           "loaded: see the collection error", **counts)
+        return replace(
+            counts,
+            verdict=Verdict.ERROR,
+            message="a test file could not be loaded: see the collection error",
+        )
     if exit_code == pytest_no_tests() or tally.collected == 0:
         return RunFinished(run_id=0, verdict=Verdict.NO_TESTS, message="no tests were found")
     if tally.out_of_memory:
-        return RunFinished(
-            run_id=0,
+        return replace(
+            counts,
             verdict=Verdict.OUT_OF_MEMORY,
             message="a test ran out of memory: look for a tensor far larger than the "
             "inputs (a (T, T) matrix per element, or an allocation in a loop)",
-            **counts,
         )
     verdict = Verdict.PASSED if tally.failed == 0 and tally.passed > 0 else Verdict.FAILED
-    return RunFinished(run_id=0, verdict=verdict, **counts)
+    return replace(counts, verdict=verdict)
 
 
 def pytest_no_tests() -> int:

@@ -59,8 +59,7 @@ def short_message(error: BaseException) -> str:
 
 def is_memory_error(error: BaseException) -> bool:
     return isinstance(error, MemoryError) or (
-        isinstance(error, RuntimeError)
-        and any(word in str(error).lower() for word in MEMORY_WORDS)
+        isinstance(error, RuntimeError) and any(word in str(error).lower() for word in MEMORY_WORDS)
     )
 
 
@@ -116,13 +115,17 @@ class EventReporter:
         self, item: pytest.Item, call: pytest.CallInfo[None]
     ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
         report = yield
-        if report.when == "call" or (report.when == "setup" and not report.passed) or (
-            report.when == "teardown" and report.failed
+        if (
+            report.when == "call"
+            or (report.when == "setup" and not report.passed)
+            or (report.when == "teardown" and report.failed)
         ):
             self.report(item, call, report)
         return report
 
-    def report(self, item: pytest.Item, call: pytest.CallInfo[Any], report: pytest.TestReport) -> None:
+    def report(
+        self, item: pytest.Item, call: pytest.CallInfo[Any], report: pytest.TestReport
+    ) -> None:
         message, line = "", None
         if report.skipped:
             outcome = "skipped"

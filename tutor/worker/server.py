@@ -54,7 +54,7 @@ class Run:
     buffer: bytes = b""
     finished: RunFinished | None = None
     last_test: str = ""
-    counts: dict[str, int] = field(default_factory=lambda: {"passed": 0, "failed": 0, "total": 0})
+    counts: RunFinished = field(default_factory=lambda: RunFinished(run_id=0))
 
 
 def signal_name(number: int) -> str:
@@ -138,8 +138,14 @@ class Worker:
                 run_child(request, workdir, write_end)
         else:
             process = subprocess.Popen(
-                [sys.executable, "-m", "tutor.worker.child", request.to_json(), str(workdir),
-                 str(write_end)],
+                [
+                    sys.executable,
+                    "-m",
+                    "tutor.worker.child",
+                    request.to_json(),
+                    str(workdir),
+                    str(write_end),
+                ],
                 pass_fds=[write_end],
                 stdin=subprocess.DEVNULL,
                 start_new_session=True,
@@ -147,8 +153,9 @@ class Worker:
             pid = process.pid
         os.close(write_end)
         os.set_blocking(read_end, False)
-        run = Run(request=request, pid=pid, events=read_end, workdir=workdir,
-                  started=time.monotonic())
+        run = Run(
+            request=request, pid=pid, events=read_end, workdir=workdir, started=time.monotonic()
+        )
         self.runs[request.run_id] = run
         self.selector.register(read_end, selectors.EVENT_READ, run)
 
@@ -179,10 +186,13 @@ class Worker:
         elif isinstance(event, FORWARDED):
             if isinstance(event, TestOutcome):
                 run.last_test = event.name
-                key = "passed" if event.outcome == "passed" else "failed"
-                run.counts[key] += event.outcome != "skipped"
+                c = run.counts
+                if event.outcome == "passed":
+                    run.counts = replace(c, passed=c.passed + 1)
+                elif event.outcome == "failed":
+                    run.counts = replace(c, failed=c.failed + 1)
             if isinstance(event, RunStarted):
-                run.counts["total"] = event.tests
+                run.counts = replace(run.counts, total=event.tests)
             self.send(event)
 
     def reap(self) -> None:
@@ -218,38 +228,42 @@ class Worker:
         if os.WIFSIGNALED(status):
             number = os.WTERMSIG(status)
             if number == signal.SIGKILL:
-                message = ("the test process was killed (SIGKILL), most likely for using too "
-                           "much memory")
-                return RunFinished(run_id=run_id, verdict=Verdict.OUT_OF_MEMORY,
-                                   message=message, **run.counts)
-            return RunFinished(
+                message = (
+                    "the test process was killed (SIGKILL), most likely for using too much memory"
+                )
+                return replace(
+                    run.counts, run_id=run_id, verdict=Verdict.OUT_OF_MEMORY, message=message
+                )
+            return replace(
+                run.counts,
                 run_id=run_id,
                 verdict=Verdict.CRASHED,
                 message=f"the test process crashed with {signal_name(number)}{where}. "
                 "Native code (ctypes, a bad tensor operation) failed hard.",
-                **run.counts,
             )
         code = os.WEXITSTATUS(status) if os.WIFEXITED(status) else -1
         if code == 0 and run.finished is not None:
             return run.finished
         if code == EXIT_CHANNEL_LOST:
-            message = "the test process lost its connection to the tutor (were file " \
-                      "descriptors closed?)"
+            message = (
+                "the test process lost its connection to the tutor (were file descriptors closed?)"
+            )
         else:
-            message = (f"the test process ended with exit code {code}{where}, before the "
-                       "tests finished. Something in your file ended the program "
-                       "(os._exit, exit, or sys.exit in a thread): remove it.")
-        return RunFinished(run_id=run_id, verdict=Verdict.EXITED_EARLY, message=message,
-                           **run.counts)
+            message = (
+                f"the test process ended with exit code {code}{where}, before the "
+                "tests finished. Something in your file ended the program "
+                "(os._exit, exit, or sys.exit in a thread): remove it."
+            )
+        return replace(run.counts, run_id=run_id, verdict=Verdict.EXITED_EARLY, message=message)
 
     def timed_out(self, run: Run) -> RunFinished:
         where = f" (the last test to finish was {run.last_test})" if run.last_test else ""
-        return RunFinished(
+        return replace(
+            run.counts,
             run_id=run.request.run_id,
             verdict=Verdict.TIMED_OUT,
             message=f"the tests did not finish within {run.request.timeout:g} s{where}. "
             "Look for an endless loop, a sleep, or a wait for input.",
-            **run.counts,
         )
 
     def stop(self, run: Run, finished: RunFinished | None) -> None:
@@ -296,7 +310,7 @@ def warm_up() -> None:
 
     import _pytest.config
     import pytest  # noqa: F401
-    import torch  # noqa: F401
+    import torch
     import torch.nn.functional  # noqa: F401
 
     for name in _pytest.config.default_plugins:
@@ -307,7 +321,7 @@ def warm_up() -> None:
         with contextlib.suppress(ImportError):
             importlib.import_module(name)
 
-    import tutor.testkit  # noqa: F401
+    import tutor.testkit
     import tutor.worker.plugin  # noqa: F401
 
 

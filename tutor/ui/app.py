@@ -1,0 +1,453 @@
+"""The tutor app: lesson, exercise list, live results and hints, re-run on every save."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import os
+import shlex
+import signal
+import subprocess
+import time
+from functools import partial
+from pathlib import Path
+
+from textual import on, work
+from textual.app import App, ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.events import Resize
+from textual.message import Message
+from textual.timer import Timer
+from textual.widgets import Footer, Header, Markdown, OptionList, ProgressBar, Static
+
+from tutor.core.catalog import Exercise
+from tutor.core.course import Course
+from tutor.core.protocol import Verdict
+from tutor.core.report import RunReport
+from tutor.runner import Runner
+from tutor.ui.watcher import Watcher
+from tutor.ui.widgets.dialogs import Confirm, SolutionView
+from tutor.ui.widgets.exercise_list import ExerciseList
+from tutor.ui.widgets.hints import HintsPane, next_hint
+from tutor.ui.widgets.results import ResultsPane
+
+DEBOUNCE = 0.15  # editors write a file in bursts; one run per burst
+WATCH_CHECK = 3.0  # seconds to wait for the watcher's own test event before polling
+NARROW = 110  # below this width the panes stack instead of standing side by side
+NOT_RECORDED = {Verdict.MISSING, Verdict.CANCELLED, Verdict.INTERRUPTED}
+
+
+def digest(path: Path) -> str | None:
+    try:
+        return hashlib.sha256(path.read_bytes()).hexdigest()
+    except OSError:
+        return None
+
+
+class TutorApp(App[int]):
+    """Edit problem.py in your editor; the tutor tests every save."""
+
+    TITLE = "attn-tutor"
+    CSS_PATH = "tutor.tcss"
+    BINDINGS = [
+        Binding("n", "next", "Next"),
+        Binding("p", "previous", "Prev"),
+        Binding("l", "list", "List"),
+        Binding("h", "hint", "Hint"),
+        Binding("r", "run", "Run"),
+        Binding("v", "view", "Lesson/results"),
+        Binding("x", "reset", "Reset"),
+        Binding("s", "solution", "Solution"),
+        Binding("e", "edit", "Edit"),
+        Binding("q", "quit", "Quit"),
+    ]
+
+    class Saved(Message):
+        """A ``problem.py`` in the workspace changed (sent from the watcher's thread)."""
+
+        def __init__(self, key: str) -> None:
+            super().__init__()
+            self.key = key
+
+        def can_replace(self, message: Message) -> bool:
+            return isinstance(message, TutorApp.Saved) and message.key == self.key
+
+    def __init__(
+        self,
+        course: Course,
+        *,
+        runner: Runner | None = None,
+        timeout: float = 10.0,
+        poll: bool = False,
+        watch: bool = True,
+    ) -> None:
+        super().__init__()
+        self.course = course
+        self.runner = runner or Runner(timeout=timeout, log=course.workspace.state / "worker.log")
+        self.watcher = (
+            Watcher(course.workspace.root, self.file_changed, poll=poll) if watch else None
+        )
+        self.watch_confirmed = False
+        first = course.current()
+        assert first is not None, "a course always has an exercise"
+        self.exercise: Exercise = first
+        self.reports: dict[str, RunReport] = {}
+        self.ran: dict[str, str | None] = {}  # content hash of each file's latest run
+        self.settling: dict[str, Timer] = {}
+        self.queued: list[str] = []  # other exercises saved while one was running
+        self.running: str | None = None
+        self.last_run = ""
+        self.problems_shown = False
+
+    # ----- layout
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        with Horizontal(id="main"):
+            with Vertical(id="sidebar"):
+                yield ExerciseList(id="exercises")
+                yield ProgressBar(id="solved", show_eta=False, show_percentage=False)
+                yield Static("", id="solved-label")
+            with VerticalScroll(id="lesson"):
+                yield Markdown("", id="lesson-text")
+            with Vertical(id="side"):
+                yield ResultsPane(id="results")
+                yield HintsPane(id="hints")
+        yield Static("", id="status")
+        yield Footer()
+
+    async def on_mount(self) -> None:
+        self.query_one("#lesson").border_title = "Lesson"
+        loop = asyncio.get_running_loop()
+        for number in (signal.SIGHUP, signal.SIGTERM):
+            with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+                loop.add_signal_handler(number, self.hang_up)
+        self.apply_layout(self.size.width)
+        for message in self.course.messages:
+            self.notify(message, timeout=8)
+        for problem in self.course.catalog.problems:
+            self.notify(f"skipped {problem}", severity="warning", timeout=10)
+        if self.watcher is not None:
+            self.watcher.start()
+            if self.watcher.polling:
+                self.notify(self.watcher.reason, timeout=8)
+            else:
+                self.watcher.probe()
+                self.set_timer(WATCH_CHECK, self.check_watch)
+        self.refresh_list()
+        await self.open_exercise(self.exercise, run=False)
+        self.start_worker()
+        self.set_interval(0.5, self.refresh_status)
+
+    def on_resize(self, event: Resize) -> None:
+        self.apply_layout(event.size.width)
+
+    def apply_layout(self, width: int) -> None:
+        self.screen.set_class(width < NARROW, "-narrow")
+
+    # ----- the worker and runs
+
+    @work(group="warmup")
+    async def start_worker(self) -> None:
+        await self.runner.start()
+        self.refresh_status()
+        await self.runner.wait_ready()
+        self.refresh_status()
+        self.run_exercise(self.exercise)
+
+    def run_exercise(self, exercise: Exercise) -> None:
+        """Test the exercise now; a newer run of the current exercise cancels an older one."""
+        self.ran[exercise.key] = digest(self.course.problem(exercise))
+        if exercise.key == self.exercise.key:
+            self.run_current(exercise)
+        elif exercise.key not in self.queued:
+            self.queued.append(exercise.key)
+            if self.running is None:
+                self.run_queued()
+
+    @work(exclusive=True, group="current")
+    async def run_current(self, exercise: Exercise) -> None:
+        await self.run_tests(exercise)
+        self.run_queued()
+
+    @work(group="queued")
+    async def run_queued(self) -> None:
+        while self.queued and self.running is None:
+            key = self.queued.pop(0)
+            found = self.course.catalog.find(key)
+            if found is not None:
+                await self.run_tests(found)
+
+    async def run_tests(self, exercise: Exercise) -> None:
+        report = RunReport()
+        self.reports[exercise.key] = report
+        self.running = exercise.key
+        if exercise.key == self.exercise.key:
+            self.show_results()
+            self.screen.add_class("-show-results")
+        self.refresh_status()
+        try:
+            async for event in self.runner.run(exercise.path, self.course.problem(exercise)):
+                report.add(event)
+                if exercise.key == self.exercise.key:
+                    self.show_results()
+        finally:
+            if self.running == exercise.key:
+                self.running = None
+        self.finish_run(exercise, report)
+
+    def finish_run(self, exercise: Exercise, report: RunReport) -> None:
+        finished = report.finished
+        if finished is None:
+            return
+        self.last_run = f"last run {time.strftime('%H:%M:%S')} ({finished.duration:.2f} s)"
+        first_solve = False
+        if finished.verdict not in NOT_RECORDED:
+            first_solve = self.course.progress.record_run(exercise.key, report.passed)
+            self.save_progress()
+        self.refresh_list()
+        if exercise.key == self.exercise.key:
+            self.show_results()
+            self.show_hints()
+        if first_solve:
+            following = self.neighbour(exercise, 1)
+            after = f" Press n for {following.label}." if following else " That was the last one!"
+            self.notify(f"{exercise.label} is solved.{after}", title="★ Solved", timeout=12)
+        self.refresh_status()
+
+    # ----- saves
+
+    def file_changed(self, key: str) -> None:
+        """Called on the watcher's thread: hand the event to the app's loop."""
+        self.post_message(self.Saved(key))
+
+    @on(Saved)
+    def saved(self, message: Saved) -> None:
+        if message.key == "":
+            self.watch_confirmed = True
+            return
+        timer = self.settling.pop(message.key, None)
+        if timer is not None:
+            timer.stop()
+        self.settling[message.key] = self.set_timer(DEBOUNCE, partial(self.settled, message.key))
+
+    def settled(self, key: str) -> None:
+        self.settling.pop(key, None)
+        exercise = self.course.catalog.find(key)
+        if exercise is None:
+            return
+        problem = self.course.problem(exercise)
+        content = digest(problem)
+        if content is not None and content == self.ran.get(key):
+            return  # saved without a change: the verdict on screen is still current
+        if content is None and not problem.exists() and key != self.exercise.key:
+            return
+        self.run_exercise(exercise)
+
+    def check_watch(self) -> None:
+        if self.watcher is not None and not self.watch_confirmed:
+            self.watcher.switch_to_polling(
+                "file events did not arrive here; watching by polling every 0.5 s instead"
+            )
+            self.notify(self.watcher.reason, severity="warning", timeout=10)
+            self.refresh_status()
+
+    # ----- showing things
+
+    async def open_exercise(self, exercise: Exercise, *, run: bool = True) -> None:
+        self.exercise = exercise
+        self.course.progress.current = exercise.key
+        self.save_progress()
+        self.refresh_list()
+        try:
+            lesson = exercise.lesson.read_text(encoding="utf-8", errors="replace")
+        except OSError as error:
+            lesson = f"# {exercise.title}\n\nThe lesson could not be read: {error.strerror}"
+        await self.query_one("#lesson-text", Markdown).update(lesson)
+        self.query_one("#lesson", VerticalScroll).scroll_home(animate=False)
+        self.sub_title = exercise.label
+        self.screen.remove_class("-show-results")
+        self.show_results()
+        self.show_hints()
+        self.refresh_status()
+        if run and self.runner.ready.is_set():
+            self.run_exercise(exercise)
+
+    def show_results(self) -> None:
+        pane = self.query_one(ResultsPane)
+        report = self.reports.get(self.exercise.key)
+        if report is None:
+            pane.say(
+                f"Edit and save {self.course.problem(self.exercise)} in your editor: "
+                "the tests run on every save (r runs them now)."
+            )
+            return
+        pane.show(report, "problem.py")
+
+    def show_hints(self) -> None:
+        report = self.reports.get(self.exercise.key)
+        failing = report.failing_tests if report is not None and report.done else set()
+        seen = self.course.progress.of(self.exercise.key).hints_seen
+        self.query_one(HintsPane).show(self.exercise, seen, failing)
+
+    def refresh_list(self) -> None:
+        exercises = self.course.catalog.exercises
+        statuses = {e.key: self.course.status(e) for e in exercises}
+        self.query_one(ExerciseList).show(exercises, statuses, self.exercise.key)
+        solved = len(self.course.progress.solved & set(statuses))
+        self.query_one("#solved", ProgressBar).update(total=len(exercises), progress=solved)
+        self.query_one("#solved-label", Static).update(f"{solved} of {len(exercises)} solved")
+
+    def refresh_status(self) -> None:
+        if not self.runner.ready.is_set():
+            state = "warming up PyTorch…"
+        elif self.running is not None:
+            state = "running tests…"
+        else:
+            state = self.last_run or "ready"
+        watching = f"watching {self.course.problem(self.exercise)}"
+        if self.watcher is not None and self.watcher.polling:
+            watching += " (polling)"
+        self.query_one("#status", Static).update(f" {watching}  │  {state}")
+
+    def neighbour(self, exercise: Exercise, step: int) -> Exercise | None:
+        exercises = self.course.catalog.exercises
+        index = self.course.catalog.index(exercise) + step
+        return exercises[index] if 0 <= index < len(exercises) else None
+
+    def save_progress(self) -> None:
+        warning = self.course.save_progress()
+        if warning:
+            self.notify(warning, severity="error", timeout=10)
+
+    # ----- actions
+
+    async def action_next(self) -> None:
+        following = self.neighbour(self.exercise, 1)
+        if following is None:
+            self.notify("This is the last exercise.")
+        else:
+            await self.open_exercise(following)
+
+    async def action_previous(self) -> None:
+        previous = self.neighbour(self.exercise, -1)
+        if previous is None:
+            self.notify("This is the first exercise.")
+        else:
+            await self.open_exercise(previous)
+
+    def action_list(self) -> None:
+        self.screen.toggle_class("-show-list")
+        listing = self.query_one(ExerciseList)
+        listing.highlighted = self.course.catalog.index(self.exercise)
+        listing.focus()
+
+    @on(OptionList.OptionSelected, "#exercises")
+    async def chose(self, event: OptionList.OptionSelected) -> None:
+        self.screen.remove_class("-show-list")
+        chosen = self.course.catalog.find(event.option.id or "")
+        if chosen is not None and chosen.key != self.exercise.key:
+            await self.open_exercise(chosen)
+
+    def action_view(self) -> None:
+        self.screen.toggle_class("-show-results")
+
+    def action_hint(self) -> None:
+        report = self.reports.get(self.exercise.key)
+        failing = report.failing_tests if report is not None and report.done else set()
+        entry = self.course.progress.of(self.exercise.key)
+        hint = next_hint(self.exercise, entry.hints_seen, failing)
+        if hint is None:
+            self.notify("No more hints for this exercise.")
+            return
+        self.course.progress.see_hint(self.exercise.key, hint.id)
+        self.save_progress()
+        self.show_hints()
+        self.screen.add_class("-show-results")
+        self.query_one(HintsPane).scroll_end(animate=False)
+
+    def action_run(self) -> None:
+        if not self.runner.ready.is_set() and self.runner.running:
+            self.notify("Still warming up PyTorch; the tests run as soon as it is ready.")
+            return
+        self.run_exercise(self.exercise)
+
+    def action_reset(self) -> None:
+        exercise = self.exercise
+
+        def answered(yes: bool | None) -> None:
+            if not yes:
+                return
+            try:
+                backup = self.course.workspace.reset(exercise)
+            except OSError as error:
+                self.notify(f"Could not reset: {error.strerror}", severity="error")
+                return
+            kept = f" Your file was saved as {backup}." if backup else ""
+            self.notify(f"{exercise.label} is back to the skeleton.{kept}", timeout=12)
+
+        self.push_screen(
+            Confirm(f"Reset {exercise.label} to the skeleton? Your file is backed up first."),
+            answered,
+        )
+
+    def action_solution(self) -> None:
+        exercise = self.exercise
+        solution = exercise.solution
+        if solution is None:
+            self.notify("This exercise has no reference solution.")
+            return
+
+        def show(yes: bool | None = True) -> None:
+            if yes:
+                code = solution.read_text(encoding="utf-8", errors="replace")
+                self.push_screen(SolutionView(exercise.label, code))
+
+        if exercise.key in self.course.progress.solved:
+            show()
+        else:
+            self.push_screen(
+                Confirm("You have not solved this one yet. Show the solution anyway?"), show
+            )
+
+    def action_edit(self) -> None:
+        editor = os.environ.get("VISUAL") or os.environ.get("EDITOR")
+        if not editor:
+            self.notify("Set $EDITOR (for example EDITOR=vim) to open files from here.")
+            return
+        with self.suspend():
+            try:
+                subprocess.run([*shlex.split(editor), str(self.course.problem(self.exercise))])
+            except OSError as error:
+                self.notify(f"Could not start {editor}: {error.strerror}", severity="error")
+
+    async def action_quit(self) -> None:
+        await self.shut_down()
+        self.exit(0)
+
+    def hang_up(self) -> None:
+        """SIGHUP or SIGTERM: the terminal (or the SSH link) is gone. Save, stop, leave."""
+        self.save_progress()
+        process = self.runner.process
+        if process is not None and process.returncode is None:
+            with contextlib.suppress(ProcessLookupError):
+                process.kill()
+        self.exit(0)
+
+    async def shut_down(self) -> None:
+        self.save_progress()
+        if self.watcher is not None:
+            self.watcher.stop()
+        await self.runner.close()
+
+    async def on_unmount(self) -> None:
+        await self.shut_down()
+
+
+def run_app(course: Course, *, timeout: float, poll: bool) -> int:
+    """Open the tutor; returns the exit code."""
+    app = TutorApp(course, timeout=timeout, poll=poll)
+    result = app.run()
+    return result if isinstance(result, int) else 0

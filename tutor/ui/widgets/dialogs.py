@@ -1,0 +1,59 @@
+"""Modal screens: a yes/no question, and the reference solution."""
+
+from __future__ import annotations
+
+from rich.syntax import Syntax
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Button, Label, Static
+
+
+class Confirm(ModalScreen[bool]):
+    """Asks a question; y or Enter on Yes answers True, n or Escape False."""
+
+    BINDINGS = [
+        Binding("y", "answer(True)", "Yes"),
+        Binding("n,escape", "answer(False)", "No"),
+    ]
+
+    def __init__(self, question: str) -> None:
+        super().__init__()
+        self.question = question
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="dialog"):
+            yield Label(self.question, id="question")
+            with Horizontal(id="buttons"):
+                yield Button("Yes (y)", id="yes", variant="warning")
+                yield Button("No (n)", id="no", variant="primary")
+
+    def on_mount(self) -> None:
+        self.query_one("#no", Button).focus()
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        self.dismiss(event.button.id == "yes")
+
+    def action_answer(self, answer: bool) -> None:
+        self.dismiss(answer)
+
+
+class SolutionView(ModalScreen[None]):
+    """The reference solution, read-only; Escape or q closes it."""
+
+    BINDINGS = [Binding("escape,q,s", "dismiss", "Close")]
+
+    def __init__(self, title: str, code: str) -> None:
+        super().__init__()
+        self.title_text = title
+        self.code = code
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="solution"):
+            yield Label(f"Reference solution: {self.title_text}  (Escape to close)")
+            with VerticalScroll():
+                yield Static(Syntax(self.code, "python", line_numbers=True, theme="ansi_dark"))
+
+    async def action_dismiss(self, result: None = None) -> None:
+        self.dismiss(result)
