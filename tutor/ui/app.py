@@ -19,6 +19,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.events import Resize
 from textual.message import Message
+from textual.screen import Screen
 from textual.timer import Timer
 from textual.widgets import Footer, Header, Markdown, OptionList, ProgressBar, Static
 
@@ -103,6 +104,11 @@ class TutorApp(App[int]):
 
     # ----- layout
 
+    @property
+    def main(self) -> Screen[int]:
+        """The tutor's own screen, whatever dialog is open above it."""
+        return self.screen_stack[0]
+
     def compose(self) -> ComposeResult:
         yield Header()
         with Horizontal(id="main"):
@@ -119,7 +125,7 @@ class TutorApp(App[int]):
         yield Footer()
 
     async def on_mount(self) -> None:
-        self.query_one("#lesson").border_title = "Lesson"
+        self.main.query_one("#lesson").border_title = "Lesson"
         loop = asyncio.get_running_loop()
         for number in (signal.SIGHUP, signal.SIGTERM):
             with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
@@ -145,7 +151,7 @@ class TutorApp(App[int]):
         self.apply_layout(event.size.width)
 
     def apply_layout(self, width: int) -> None:
-        self.screen.set_class(width < NARROW, "-narrow")
+        self.main.set_class(width < NARROW, "-narrow")
 
     # ----- the worker and runs
 
@@ -186,7 +192,7 @@ class TutorApp(App[int]):
         self.running = exercise.key
         if exercise.key == self.exercise.key:
             self.show_results()
-            self.screen.add_class("-show-results")
+            self.main.add_class("-show-results")
         self.refresh_status()
         try:
             async for event in self.runner.run(exercise.path, self.course.problem(exercise)):
@@ -265,10 +271,10 @@ class TutorApp(App[int]):
             lesson = exercise.lesson.read_text(encoding="utf-8", errors="replace")
         except OSError as error:
             lesson = f"# {exercise.title}\n\nThe lesson could not be read: {error.strerror}"
-        await self.query_one("#lesson-text", Markdown).update(lesson)
-        self.query_one("#lesson", VerticalScroll).scroll_home(animate=False)
+        await self.main.query_one("#lesson-text", Markdown).update(lesson)
+        self.main.query_one("#lesson", VerticalScroll).scroll_home(animate=False)
         self.sub_title = exercise.label
-        self.screen.remove_class("-show-results")
+        self.main.remove_class("-show-results")
         self.show_results()
         self.show_hints()
         self.refresh_status()
@@ -276,7 +282,7 @@ class TutorApp(App[int]):
             self.run_exercise(exercise)
 
     def show_results(self) -> None:
-        pane = self.query_one(ResultsPane)
+        pane = self.main.query_one(ResultsPane)
         report = self.reports.get(self.exercise.key)
         if report is None:
             pane.say(
@@ -290,15 +296,15 @@ class TutorApp(App[int]):
         report = self.reports.get(self.exercise.key)
         failing = report.failing_tests if report is not None and report.done else set()
         seen = self.course.progress.of(self.exercise.key).hints_seen
-        self.query_one(HintsPane).show(self.exercise, seen, failing)
+        self.main.query_one(HintsPane).show(self.exercise, seen, failing)
 
     def refresh_list(self) -> None:
         exercises = self.course.catalog.exercises
         statuses = {e.key: self.course.status(e) for e in exercises}
-        self.query_one(ExerciseList).show(exercises, statuses, self.exercise.key)
+        self.main.query_one(ExerciseList).show(exercises, statuses, self.exercise.key)
         solved = len(self.course.progress.solved & set(statuses))
-        self.query_one("#solved", ProgressBar).update(total=len(exercises), progress=solved)
-        self.query_one("#solved-label", Static).update(f"{solved} of {len(exercises)} solved")
+        self.main.query_one("#solved", ProgressBar).update(total=len(exercises), progress=solved)
+        self.main.query_one("#solved-label", Static).update(f"{solved} of {len(exercises)} solved")
 
     def refresh_status(self) -> None:
         if not self.runner.ready.is_set():
@@ -310,7 +316,7 @@ class TutorApp(App[int]):
         watching = f"watching {self.course.problem(self.exercise)}"
         if self.watcher is not None and self.watcher.polling:
             watching += " (polling)"
-        self.query_one("#status", Static).update(f" {watching}  │  {state}")
+        self.main.query_one("#status", Static).update(f" {watching}  │  {state}")
 
     def neighbour(self, exercise: Exercise, step: int) -> Exercise | None:
         exercises = self.course.catalog.exercises
@@ -339,20 +345,20 @@ class TutorApp(App[int]):
             await self.open_exercise(previous)
 
     def action_list(self) -> None:
-        self.screen.toggle_class("-show-list")
-        listing = self.query_one(ExerciseList)
+        self.main.toggle_class("-show-list")
+        listing = self.main.query_one(ExerciseList)
         listing.highlighted = self.course.catalog.index(self.exercise)
         listing.focus()
 
     @on(OptionList.OptionSelected, "#exercises")
     async def chose(self, event: OptionList.OptionSelected) -> None:
-        self.screen.remove_class("-show-list")
+        self.main.remove_class("-show-list")
         chosen = self.course.catalog.find(event.option.id or "")
         if chosen is not None and chosen.key != self.exercise.key:
             await self.open_exercise(chosen)
 
     def action_view(self) -> None:
-        self.screen.toggle_class("-show-results")
+        self.main.toggle_class("-show-results")
 
     def action_hint(self) -> None:
         report = self.reports.get(self.exercise.key)
@@ -365,8 +371,8 @@ class TutorApp(App[int]):
         self.course.progress.see_hint(self.exercise.key, hint.id)
         self.save_progress()
         self.show_hints()
-        self.screen.add_class("-show-results")
-        self.query_one(HintsPane).scroll_end(animate=False)
+        self.main.add_class("-show-results")
+        self.main.query_one(HintsPane).scroll_end(animate=False)
 
     def action_run(self) -> None:
         if not self.runner.ready.is_set() and self.runner.running:

@@ -1,0 +1,13 @@
+"""Mutant: k is not transposed: Q K instead of Q K^T."""
+
+import torch
+
+
+def dot_scores(q: torch.Tensor, k: torch.Tensor) -> torch.Tensor:
+    return q @ k
+
+
+def softmax(x: torch.Tensor, dim: int = -1) -> torch.Tensor:
+    shifted = x - x.amax(dim=dim, keepdim=True)
+    exps = torch.exp(shifted)
+    return exps / exps.sum(dim=dim, keepdim=True)

@@ -1,0 +1,18 @@
+"""Mutant: the (B, Tk) mask used as it is, so it broadcasts batch row b onto query b."""
+
+import math
+
+import torch
+
+
+def attention_with_padding(
+    q: torch.Tensor,
+    k: torch.Tensor,
+    v: torch.Tensor,
+    key_padding_mask: torch.Tensor,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    scores = q @ k.transpose(-2, -1) / math.sqrt(q.shape[-1])
+    scores = scores.masked_fill(key_padding_mask, float("-inf"))
+    weights = torch.softmax(scores, dim=-1)
+    weights = weights.masked_fill(key_padding_mask, 0.0)
+    return weights @ v, weights

@@ -1,0 +1,223 @@
+"""The app driven headless with Pilot: switching, saves, superseded runs, hints, reset, solving."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import json
+import os
+from pathlib import Path
+
+import pytest
+from rich.console import Console
+from textual.widgets import Static
+
+from tests.conftest import WILD_PACK
+from tests.ui_support import ScriptedRunner, by_content, failing, make_app, settle, until
+from tutor.ui.app import TutorApp
+from tutor.ui.widgets.dialogs import Confirm
+
+
+def body(app: TutorApp, selector: str) -> str:
+    """The plain text a Static shows."""
+    console = Console(width=200, record=True, file=io.StringIO())
+    console.print(app.query_one(selector, Static).content)
+    return console.export_text()
+
+
+def progress_file(workspace: Path) -> dict[str, object]:
+    data = json.loads((workspace / ".attn-tutor" / "progress.json").read_text())
+    assert isinstance(data, dict)
+    return data
+
+
+def test_start_screen_shows_the_current_exercise(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        app = make_app(WILD_PACK, tmp_path / "ws", ScriptedRunner(failing))
+        async with app.run_test(size=(120, 40)) as pilot:
+            await settle(pilot)
+            assert app.sub_title == "01 Adding with a plain import"
+            assert "01-plain-import/problem.py" in body(app, "#status")
+            assert "1 of 2 tests pass" in body(app, "#results-body")
+            assert "A hint fits" not in body(app, "#hints-body")  # the wild pack has no hints
+
+    asyncio.run(scenario())
+
+
+def test_switching_exercises_with_keys_and_list(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        app = make_app(WILD_PACK, tmp_path / "ws", ScriptedRunner(failing))
+        async with app.run_test(size=(120, 40)) as pilot:
+            await settle(pilot)
+            await pilot.press("n")
+            await settle(pilot)
+            assert app.exercise.key == "02-relative-import"
+            await pilot.press("p")
+            await settle(pilot)
+            assert app.exercise.key == "01-plain-import"
+            await pilot.press("l", "down", "down", "enter")
+            await settle(pilot)
+            assert app.exercise.key == "03-solution-import"
+            assert "03-solution-import/problem.py" in body(app, "#status")
+        assert progress_file(tmp_path / "ws")["current"] == "03-solution-import"
+
+    asyncio.run(scenario())
+
+
+def test_resumes_at_the_last_exercise(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        first = make_app(WILD_PACK, tmp_path / "ws", ScriptedRunner(failing))
+        async with first.run_test() as pilot:
+            await pilot.press("n")
+            await settle(pilot)
+        again = make_app(WILD_PACK, tmp_path / "ws", ScriptedRunner(failing))
+        async with again.run_test() as pilot:
+            assert again.exercise.key == "02-relative-import"
+
+    asyncio.run(scenario())
+
+
+@pytest.mark.parametrize("how", ["in place", "atomic rename"])
+def test_a_save_produces_a_verdict_and_the_solved_moment(tmp_path: Path, how: str) -> None:
+    async def scenario() -> None:
+        runner = ScriptedRunner(by_content)
+        app = make_app(WILD_PACK, tmp_path / "ws", runner)
+        problem = tmp_path / "ws" / "01-plain-import" / "problem.py"
+        async with app.run_test(size=(120, 40)) as pilot:
+            await until(pilot, lambda: "1 of 2" in body(app, "#results-body"))
+            solved = "def add(a, b):\n    return a + b\n"
+            if how == "in place":
+                problem.write_text(solved)
+            else:
+                (problem.parent / ".problem.py.swp").write_text(solved)
+                os.replace(problem.parent / ".problem.py.swp", problem)
+            await until(pilot, lambda: "all 2 tests pass" in body(app, "#results-body"))
+            await settle(pilot)
+            assert any("solved" in n.message for n in app._notifications)
+            assert app.course.status(app.exercise) == "solved"
+            count = len(runner.started)
+            problem.write_text(solved)  # the same content again: nothing to re-run
+            await settle(pilot, 0.6)
+            assert len(runner.started) == count
+        entry = progress_file(tmp_path / "ws")["exercises"]
+        assert isinstance(entry, dict) and entry["01-plain-import"]["first_solved"]
+
+    asyncio.run(scenario())
+
+
+def test_a_save_during_a_run_supersedes_it(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        runner = ScriptedRunner(by_content, delay=0.4)
+        app = make_app(WILD_PACK, tmp_path / "ws", runner)
+        problem = tmp_path / "ws" / "01-plain-import" / "problem.py"
+        async with app.run_test(size=(120, 40)) as pilot:
+            await until(pilot, lambda: "running" in body(app, "#results-body"))
+            problem.write_text("def add(a, b):\n    return a + b\n")
+            await until(pilot, lambda: "all 2 tests pass" in body(app, "#results-body"))
+            await settle(pilot)
+            assert runner.cancelled >= 1, "the older run was cancelled"
+            assert "1 of 2" not in body(app, "#results-body")
+
+    asyncio.run(scenario())
+
+
+def test_saving_another_exercise_updates_its_status(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        app = make_app(WILD_PACK, tmp_path / "ws", ScriptedRunner(by_content))
+        other = tmp_path / "ws" / "03-solution-import" / "problem.py"
+        async with app.run_test(size=(120, 40)) as pilot:
+            await settle(pilot)
+            other.write_text("def add(a, b):\n    return a + b\n")
+            await until(pilot, lambda: app.course.status(app.course.catalog.exercises[2]) == "solved")
+            assert app.exercise.key == "01-plain-import"
+
+    asyncio.run(scenario())
+
+
+def test_hints_are_revealed_and_remembered(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        from tutor.core.catalog import builtin_pack
+
+        pack = builtin_pack()
+        app = make_app(pack, tmp_path / "ws", ScriptedRunner(failing))
+        app.course.progress.current = "02-attention-basics"
+        async with app.run_test(size=(120, 40)) as pilot:
+            await settle(pilot)
+            if app.exercise.key != "02-attention-basics":
+                target = app.course.catalog.find("2")
+                assert target is not None
+                await app.open_exercise(target)
+                await settle(pilot)
+            await pilot.press("h", "h")
+            await settle(pilot)
+            text = body(app, "#hints-body")
+            assert "1. [nudge]" in text and "2. [" in text
+        seen = progress_file(tmp_path / "ws")["exercises"]
+        assert isinstance(seen, dict)
+        assert len(seen["02-attention-basics"]["hints_seen"]) == 2
+
+    asyncio.run(scenario())
+
+
+def test_reset_asks_and_keeps_a_backup(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        app = make_app(WILD_PACK, tmp_path / "ws", ScriptedRunner(failing))
+        problem = tmp_path / "ws" / "01-plain-import" / "problem.py"
+        problem.write_text("my precious attempt\n")
+        async with app.run_test(size=(120, 40)) as pilot:
+            await settle(pilot)
+            await pilot.press("x")
+            await settle(pilot)
+            assert isinstance(app.screen, Confirm)
+            await pilot.press("n")
+            await settle(pilot)
+            assert problem.read_text() == "my precious attempt\n"
+            await pilot.press("x", "y")
+            await settle(pilot)
+        assert problem.read_text() == (WILD_PACK / "01-plain-import" / "problem.py").read_text()
+        backups = list((tmp_path / "ws" / ".attn-tutor" / "backups" / "01-plain-import").iterdir())
+        assert [b.read_text() for b in backups] == ["my precious attempt\n"]
+
+    asyncio.run(scenario())
+
+
+def test_solution_needs_confirmation_before_solving(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        app = make_app(WILD_PACK, tmp_path / "ws", ScriptedRunner(failing))
+        async with app.run_test(size=(120, 40)) as pilot:
+            await settle(pilot)
+            await pilot.press("s")
+            await settle(pilot)
+            assert isinstance(app.screen, Confirm)
+            await pilot.press("n")
+            await settle(pilot)
+            assert not isinstance(app.screen, Confirm)
+
+    asyncio.run(scenario())
+
+
+def test_narrow_terminal_stacks_the_panes(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        app = make_app(WILD_PACK, tmp_path / "ws", ScriptedRunner(failing))
+        async with app.run_test(size=(80, 24)) as pilot:
+            await settle(pilot)
+            assert app.screen.has_class("-narrow")
+            # After a run the results are in front; v brings the lesson back.
+            assert app.query_one("#side").display
+            await pilot.press("v")
+            await settle(pilot)
+            assert app.query_one("#lesson").display and not app.query_one("#side").display
+
+    asyncio.run(scenario())
+
+
+def test_the_app_never_imports_torch() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, tutor.ui.app, tutor.cli, tutor.runner; "
+        "print('torch' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
