@@ -100,7 +100,8 @@ def test_a_save_produces_a_verdict_and_the_solved_moment(tmp_path: Path, how: st
             await settle(pilot, 0.6)
             assert len(runner.started) == count
         entry = progress_file(tmp_path / "ws")["exercises"]
-        assert isinstance(entry, dict) and entry["01-plain-import"]["first_solved"]
+        assert isinstance(entry, dict)
+        assert entry["01-plain-import"]["first_solved"]
 
     asyncio.run(scenario())
 
@@ -128,7 +129,9 @@ def test_saving_another_exercise_updates_its_status(tmp_path: Path) -> None:
         async with app.run_test(size=(120, 40)) as pilot:
             await settle(pilot)
             other.write_text("def add(a, b):\n    return a + b\n")
-            await until(pilot, lambda: app.course.status(app.course.catalog.exercises[2]) == "solved")
+            await until(
+                pilot, lambda: app.course.status(app.course.catalog.exercises[2]) == "solved"
+            )
             assert app.exercise.key == "01-plain-import"
 
     asyncio.run(scenario())
@@ -151,7 +154,8 @@ def test_hints_are_revealed_and_remembered(tmp_path: Path) -> None:
             await pilot.press("h", "h")
             await settle(pilot)
             text = body(app, "#hints-body")
-            assert "1. [nudge]" in text and "2. [" in text
+            assert "1. [nudge]" in text
+            assert "2. [" in text
         seen = progress_file(tmp_path / "ws")["exercises"]
         assert isinstance(seen, dict)
         assert len(seen["02-attention-basics"]["hints_seen"]) == 2
@@ -206,7 +210,8 @@ def test_narrow_terminal_stacks_the_panes(tmp_path: Path) -> None:
             assert app.query_one("#side").display
             await pilot.press("v")
             await settle(pilot)
-            assert app.query_one("#lesson").display and not app.query_one("#side").display
+            assert app.query_one("#lesson").display
+            assert not app.query_one("#side").display
 
     asyncio.run(scenario())
 
@@ -215,9 +220,6 @@ def test_the_app_never_imports_torch() -> None:
     import subprocess
     import sys
 
-    code = (
-        "import sys, tutor.ui.app, tutor.cli, tutor.runner; "
-        "print('torch' in sys.modules)"
-    )
+    code = "import sys, tutor.ui.app, tutor.cli, tutor.runner; print('torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"

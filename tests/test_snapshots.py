@@ -11,7 +11,7 @@ import pytest
 from textual.pilot import Pilot
 
 from tests.conftest import WILD_PACK
-from tests.ui_support import ScriptedRunner, Script, broken, failing, make_app, passing, settle
+from tests.ui_support import Script, ScriptedRunner, broken, failing, make_app, passing, settle
 from tutor.core.course import open_course
 
 # The status line shows the workspace path, so snapshots use a fixed one.

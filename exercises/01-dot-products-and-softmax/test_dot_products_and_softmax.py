@@ -6,12 +6,12 @@ learner's functions and never reuse them.
 
 import math
 
-import problem
 import pytest
 import torch
-from problem import dot_scores, softmax
 from torch.nn import functional as F
 
+import problem
+from problem import dot_scores, softmax
 from tutor.testkit import assert_close, assert_finite, assert_shape, closest_match
 
 

@@ -8,9 +8,9 @@ import math
 
 import pytest
 import torch
-from problem import scaled_dot_product_attention
 from torch.nn import functional as F
 
+from problem import scaled_dot_product_attention
 from tutor.testkit import assert_close, assert_rows_sum_to_one, assert_shape, closest_match
 
 

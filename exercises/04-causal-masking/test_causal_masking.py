@@ -10,10 +10,10 @@ import math
 
 import pytest
 import torch
-from problem import CausalSelfAttention
 from torch import nn
 from torch.nn import functional as F
 
+from problem import CausalSelfAttention
 from tutor.testkit import (
     assert_close,
     assert_shape,

@@ -9,9 +9,9 @@ import math
 
 import pytest
 import torch
-from problem import attention_with_padding
 from torch.nn import functional as F
 
+from problem import attention_with_padding
 from tutor.testkit import assert_close, assert_shape, closest_match
 
 

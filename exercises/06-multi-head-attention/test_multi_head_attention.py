@@ -9,10 +9,10 @@ import math
 
 import pytest
 import torch
-from problem import MultiHeadAttention
 from torch import nn
 from torch.nn import functional as F
 
+from problem import MultiHeadAttention
 from tutor.testkit import assert_close, assert_rows_sum_to_one, assert_shape, closest_match
 
 LAYERS = ("query", "key", "value", "proj")

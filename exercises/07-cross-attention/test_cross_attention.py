@@ -11,10 +11,10 @@ import math
 
 import pytest
 import torch
-from problem import CrossAttention
 from torch import nn
 from torch.nn import functional as F
 
+from problem import CrossAttention
 from tutor.testkit import assert_close, assert_rows_sum_to_one, assert_shape, closest_match
 
 

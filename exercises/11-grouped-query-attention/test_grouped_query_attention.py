@@ -6,10 +6,10 @@ head h reading key/value head h // (n_head // n_kv_head).
 
 import pytest
 import torch
-from problem import GroupedQueryAttention
 from torch import nn
 from torch.nn import functional as F
 
+from problem import GroupedQueryAttention
 from tutor.testkit import (
     assert_close,
     assert_rows_sum_to_one,

@@ -7,9 +7,9 @@ torch.nn.functional.scaled_dot_product_attention as the reference.
 
 import pytest
 import torch
-from problem import sliding_window_attention, sliding_window_mask
 from torch.nn import functional as F
 
+from problem import sliding_window_attention, sliding_window_mask
 from tutor.testkit import assert_close, assert_rows_sum_to_one, assert_shape, closest_match
 
 

@@ -9,10 +9,10 @@ import math
 
 import pytest
 import torch
-from problem import online_softmax_attention
 from torch.nn import functional as F
 from torch.overrides import TorchFunctionMode
 
+from problem import online_softmax_attention
 from tutor.testkit import assert_close, assert_shape, closest_match
 
 
