@@ -40,6 +40,14 @@ NARROW = 110  # below this width the panes stack instead of standing side by sid
 NOT_RECORDED = {Verdict.MISSING, Verdict.CANCELLED, Verdict.INTERRUPTED}
 
 
+def home_relative(path: Path) -> str:
+    """``~/attn-tutor/...`` rather than the full path, which is long over SSH."""
+    try:
+        return f"~/{path.relative_to(Path.home())}"
+    except ValueError:
+        return str(path)
+
+
 def digest(path: Path) -> str | None:
     try:
         return hashlib.sha256(path.read_bytes()).hexdigest()
@@ -313,7 +321,7 @@ class TutorApp(App[int]):
             state = "running tests…"
         else:
             state = self.last_run or "ready"
-        watching = f"watching {self.course.problem(self.exercise)}"
+        watching = f"watching {home_relative(self.course.problem(self.exercise))}"
         if self.watcher is not None and self.watcher.polling:
             watching += " (polling)"
         self.main.query_one("#status", Static).update(f" {watching}  │  {state}")

@@ -1,0 +1,96 @@
+"""The real ``attn-tutor`` in a real terminal (tmux), with real editors saving the file."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import psutil
+import pytest
+
+from tests.conftest import BASICS
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(shutil.which("tmux") is None, reason="needs tmux"),
+]
+
+SESSION = f"attn-tutor-e2e-{os.getpid()}"
+
+
+def tmux(*args: str) -> str:
+    done = subprocess.run(["tmux", *args], capture_output=True, text=True, check=True)
+    return done.stdout
+
+
+def screen() -> str:
+    return tmux("capture-pane", "-t", f"{SESSION}:0", "-p")
+
+
+def wait_for(condition: Callable[[str], bool], limit: float, what: str) -> float:
+    """Poll the screen until ``condition`` holds; returns the seconds it took."""
+    start = time.monotonic()
+    while time.monotonic() - start < limit:
+        if condition(screen()):
+            return time.monotonic() - start
+        time.sleep(0.1)
+    raise AssertionError(f"{what} did not appear within {limit} s; the screen was:\n{screen()}")
+
+
+@pytest.fixture
+def tutor(tmp_path: Path) -> Iterator[tuple[Path, int]]:
+    """The tutor running in a detached tmux session; yields the workspace and the app's pid."""
+    workspace = tmp_path / "ws"
+    command = (
+        f"cd {tmp_path} && TERM=xterm-256color {sys.executable} -m tutor "
+        f"--workspace {workspace} --exercises {BASICS.parent}"
+    )
+    tmux("new-session", "-d", "-s", SESSION, "-x", "120", "-y", "40", command)
+    try:
+        wait_for(lambda s: "Lesson" in s, 30, "the app")
+        pid = int(tmux("display-message", "-p", "-t", f"{SESSION}:0", "#{pane_pid}").strip())
+        yield workspace, pid
+    finally:
+        subprocess.run(["tmux", "kill-session", "-t", SESSION], capture_output=True)
+
+
+def test_saves_show_verdicts_and_quit_leaves_nothing(tutor: tuple[Path, int]) -> None:
+    workspace, pane_pid = tutor
+    problem = workspace / "01-dot-products-and-softmax" / "problem.py"
+    wait_for(lambda s: "warming up" not in s and "not implemented yet" in s, 120, "a first run")
+    app = psutil.Process(pane_pid)
+    family = [app, *app.children(recursive=True)]
+
+    # An atomic save, the way vim and JetBrains write: a new file renamed over the old one.
+    solution = (BASICS.parent / "01-dot-products-and-softmax" / "solution.py").read_text()
+    temporary = problem.with_name("problem.py.new")
+    temporary.write_text(solution)
+    os.replace(temporary, problem)
+    seconds = wait_for(lambda s: "PASSED" in s, 5, "the passing verdict")
+    assert seconds < 5
+
+    # sed -i: an in-place edit through a temporary file; break the file on purpose.
+    subprocess.run(["sed", "-i", "s/^import torch$/import torch(/", str(problem)], check=True)
+    wait_for(lambda s: "ERROR" in s and "problem.py" in s, 5, "the syntax error")
+
+    if shutil.which("vim"):
+        # A real editor in a second window undoes the break and saves.
+        tmux("new-window", "-t", SESSION, f"vim -u NONE -n {problem}")
+        time.sleep(0.5)
+        tmux("send-keys", "-t", f"{SESSION}:1", ":%s/^import torch($/import torch/", "Enter")
+        tmux("send-keys", "-t", f"{SESSION}:1", ":wq", "Enter")
+        wait_for(lambda s: "PASSED" in s, 5, "the verdict after vim's save")
+
+    tmux("send-keys", "-t", f"{SESSION}:0", "q")
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline and any(
+        p.is_running() and p.status() != "zombie" for p in family
+    ):
+        time.sleep(0.1)
+    left = [p.cmdline() for p in family if p.is_running() and p.status() != "zombie"]
+    assert not left, f"processes left after q: {left}"
