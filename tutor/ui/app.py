@@ -59,7 +59,7 @@ class TutorApp(App[int]):
     """Edit problem.py in your editor; the tutor tests every save."""
 
     TITLE = "attn-tutor"
-    CSS_PATH = "tutor.tcss"
+    CSS_PATH = Path(__file__).parent / "tutor.tcss"
     BINDINGS = [
         Binding("n", "next", "Next"),
         Binding("p", "previous", "Prev"),
@@ -151,8 +151,9 @@ class TutorApp(App[int]):
                 self.watcher.probe()
                 self.set_timer(WATCH_CHECK, self.check_watch)
         self.refresh_list()
-        await self.open_exercise(self.exercise, run=False)
         self.start_worker()
+        # The lesson's Markdown takes a moment to lay out: paint the frame first.
+        self.call_after_refresh(self.open_exercise, self.exercise, run=False)
         self.set_interval(0.5, self.refresh_status)
 
     def on_resize(self, event: Resize) -> None:
@@ -242,13 +243,21 @@ class TutorApp(App[int]):
         if message.key == "":
             self.watch_confirmed = True
             return
+        # Leading edge: the first event of a burst runs at once (an atomic save is complete
+        # by then). Trailing edge: once the burst has been quiet for DEBOUNCE, the content is
+        # checked again; if it changed meanwhile, that run supersedes the first.
         timer = self.settling.pop(message.key, None)
-        if timer is not None:
+        if timer is None:
+            self.settled(message.key)
+        else:
             timer.stop()
-        self.settling[message.key] = self.set_timer(DEBOUNCE, partial(self.settled, message.key))
+        self.settling[message.key] = self.set_timer(DEBOUNCE, partial(self.quiet, message.key))
+
+    def quiet(self, key: str) -> None:
+        self.settling.pop(key, None)
+        self.settled(key)
 
     def settled(self, key: str) -> None:
-        self.settling.pop(key, None)
         exercise = self.course.catalog.find(key)
         if exercise is None:
             return

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import gc
 import json
 import os
 import selectors
@@ -350,6 +351,9 @@ def main() -> None:
     use_fork = hasattr(os, "fork") and os.environ.get("ATTN_TUTOR_NO_FORK") != "1"
     if use_fork:
         warm_up()
+        # Everything imported so far lives as long as the worker: keep the collector (in the
+        # children too) from walking it, which also keeps those pages shared after fork.
+        gc.freeze()
     worker = Worker(use_fork)
     worker.serve()
 
