@@ -108,11 +108,15 @@ def make_app(pack: Path, workspace: Path, runner: Runner, *, watch: bool = True)
 
 
 async def settle(pilot: Pilot[int], seconds: float = 0.0) -> None:
-    """Let timers, workers and messages run."""
+    """Let the first lesson open, then timers, workers (and the workers they start) finish."""
     if seconds:
         await asyncio.sleep(seconds)
-    await pilot.pause()
-    await pilot.app.workers.wait_for_complete()
+    await until(pilot, lambda: bool(pilot.app.sub_title))
+    for _ in range(20):
+        await pilot.pause()
+        if not any(worker.is_running for worker in pilot.app.workers):
+            break
+        await pilot.app.workers.wait_for_complete()
     await pilot.pause()
 
 

@@ -108,7 +108,7 @@ class TutorApp(App[int]):
         self.queued: list[str] = []  # other exercises saved while one was running
         self.running: str | None = None
         self.last_run = ""
-        self.problems_shown = False
+        self.ticker: Timer | None = None
 
     # ----- layout
 
@@ -151,10 +151,13 @@ class TutorApp(App[int]):
                 self.watcher.probe()
                 self.set_timer(WATCH_CHECK, self.check_watch)
         self.refresh_list()
-        self.start_worker()
         # The lesson's Markdown takes a moment to lay out: paint the frame first.
-        self.call_after_refresh(self.open_exercise, self.exercise, run=False)
-        self.set_interval(0.5, self.refresh_status)
+        self.call_after_refresh(self.first_open)
+        self.ticker = self.set_interval(0.5, self.refresh_status)
+
+    async def first_open(self) -> None:
+        await self.open_exercise(self.exercise, run=False)
+        self.start_worker()
 
     def on_resize(self, event: Resize) -> None:
         self.apply_layout(event.size.width)
@@ -333,7 +336,8 @@ class TutorApp(App[int]):
         watching = f"watching {home_relative(self.course.problem(self.exercise))}"
         if self.watcher is not None and self.watcher.polling:
             watching += " (polling)"
-        self.main.query_one("#status", Static).update(f" {watching}  │  {state}")
+        for line in self.main.query("#status").results(Static):  # absent while closing
+            line.update(f" {watching}  │  {state}")
 
     def neighbour(self, exercise: Exercise, step: int) -> Exercise | None:
         exercises = self.course.catalog.exercises
@@ -460,6 +464,8 @@ class TutorApp(App[int]):
         self.exit(0)
 
     async def shut_down(self) -> None:
+        if self.ticker is not None:
+            self.ticker.stop()
         self.save_progress()
         if self.watcher is not None:
             self.watcher.stop()
