@@ -94,3 +94,43 @@ def test_saves_show_verdicts_and_quit_leaves_nothing(tutor: tuple[Path, int]) ->
         time.sleep(0.1)
     left = [p.cmdline() for p in family if p.is_running() and p.status() != "zombie"]
     assert not left, f"processes left after q: {left}"
+
+
+def processes(pane_pid: int) -> tuple[psutil.Process, psutil.Process, list[psutil.Process]]:
+    """The app, its warm worker, and every process under the pane."""
+    family = psutil.Process(pane_pid).children(recursive=True)
+    app = next(
+        p
+        for p in family
+        if "tutor.worker" not in " ".join(p.cmdline()) and "tutor" in " ".join(p.cmdline())
+    )
+    worker = next(p for p in family if "tutor.worker.server" in " ".join(p.cmdline()))
+    return app, worker, family
+
+
+def all_gone(family: list[psutil.Process], limit: float) -> list[list[str]]:
+    deadline = time.monotonic() + limit
+    while time.monotonic() < deadline:
+        alive = [p for p in family if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
+        if not alive:
+            return []
+        time.sleep(0.05)
+    return [p.cmdline() for p in alive]
+
+
+def test_a_dropped_terminal_saves_progress_and_ends_everything(tutor: tuple[Path, int]) -> None:
+    workspace, pane_pid = tutor
+    wait_for(lambda s: "not implemented yet" in s, 120, "a first run")
+    _, _, family = processes(pane_pid)
+    tmux("kill-session", "-t", SESSION)  # the terminal goes away: SIGHUP
+    assert all_gone(family, 2.0) == []
+    progress = (workspace / ".attn-tutor" / "progress.json").read_text()
+    assert '"current": "01-dot-products-and-softmax"' in progress
+
+
+def test_after_sigkill_of_the_app_the_worker_ends_by_itself(tutor: tuple[Path, int]) -> None:
+    _, pane_pid = tutor
+    wait_for(lambda s: "not implemented yet" in s, 120, "a first run")
+    app, worker, _ = processes(pane_pid)
+    app.kill()
+    assert all_gone([worker], 1.0) == []

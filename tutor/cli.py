@@ -62,6 +62,11 @@ def parser() -> argparse.ArgumentParser:
     for action in common._actions:
         top._add_action(action)
     top.add_argument("--poll", action="store_true", help="watch files by polling (network drives)")
+    top.add_argument(
+        "--theme",
+        metavar="NAME",
+        help="colour theme (default: textual-dark; ansi-dark on 16-colour terminals)",
+    )
     commands = top.add_subparsers(dest="command", metavar="COMMAND")
     listing = commands.add_parser("list", parents=[common], help="the exercises and your status")
     listing.add_argument("--json", action="store_true")
@@ -113,7 +118,10 @@ def dispatch(args: argparse.Namespace) -> int:
         case None:
             from tutor.ui.app import run_app
 
-            return run_app(course, timeout=args.timeout, poll=args.poll)
+            try:
+                return run_app(course, timeout=args.timeout, poll=args.poll, theme=args.theme)
+            except ValueError as error:
+                raise UsageError(str(error)) from None
         case "list":
             return list_exercises(course, as_json=args.json)
         case "check":

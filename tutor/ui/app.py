@@ -91,8 +91,10 @@ class TutorApp(App[int]):
         timeout: float = 10.0,
         poll: bool = False,
         watch: bool = True,
+        theme: str | None = None,
     ) -> None:
         super().__init__()
+        self.theme_name = theme
         self.course = course
         self.runner = runner or Runner(timeout=timeout, log=course.workspace.state / "worker.log")
         self.watcher = (
@@ -139,6 +141,9 @@ class TutorApp(App[int]):
             with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
                 loop.add_signal_handler(number, self.hang_up)
         self.apply_layout(self.size.width)
+        self.theme = self.theme_name or (
+            "ansi-dark" if self.console.color_system in (None, "standard", "windows") else self.theme
+        )
         for message in self.course.messages:
             self.notify(message, timeout=8)
         for problem in self.course.catalog.problems:
@@ -475,8 +480,11 @@ class TutorApp(App[int]):
         await self.shut_down()
 
 
-def run_app(course: Course, *, timeout: float, poll: bool) -> int:
+def run_app(course: Course, *, timeout: float, poll: bool, theme: str | None = None) -> int:
     """Open the tutor; returns the exit code."""
-    app = TutorApp(course, timeout=timeout, poll=poll)
+    app = TutorApp(course, timeout=timeout, poll=poll, theme=theme)
+    if theme is not None and theme not in app.available_themes:
+        names = ", ".join(sorted(app.available_themes))
+        raise ValueError(f"unknown theme {theme!r}; choose one of {names}")
     result = app.run()
     return result if isinstance(result, int) else 0
