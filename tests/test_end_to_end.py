@@ -98,7 +98,8 @@ def test_saves_show_verdicts_and_quit_leaves_nothing(tutor: tuple[Path, int]) ->
 
 def processes(pane_pid: int) -> tuple[psutil.Process, psutil.Process, list[psutil.Process]]:
     """The app, its warm worker, and every process under the pane."""
-    family = psutil.Process(pane_pid).children(recursive=True)
+    pane = psutil.Process(pane_pid)
+    family = [pane, *pane.children(recursive=True)]
     app = next(
         p
         for p in family

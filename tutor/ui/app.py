@@ -9,6 +9,7 @@ import os
 import shlex
 import signal
 import subprocess
+import threading
 import time
 from functools import partial
 from pathlib import Path
@@ -37,6 +38,7 @@ from tutor.ui.widgets.results import ResultsPane
 DEBOUNCE = 0.15  # editors write a file in bursts; one run per burst
 WATCH_CHECK = 3.0  # seconds to wait for the watcher's own test event before polling
 NARROW = 110  # below this width the panes stack instead of standing side by side
+HANG_UP_GRACE = 1.0  # seconds a hung-up app may take to exit by itself
 NOT_RECORDED = {Verdict.MISSING, Verdict.CANCELLED, Verdict.INTERRUPTED}
 
 
@@ -466,7 +468,11 @@ class TutorApp(App[int]):
         if process is not None and process.returncode is None:
             with contextlib.suppress(ProcessLookupError):
                 process.kill()
+        if self.watcher is not None:
+            self.watcher.stop()
         self.exit(0)
+        # Restoring a terminal that no longer exists can block; nothing is left to lose by now.
+        threading.Timer(HANG_UP_GRACE, os._exit, args=(0,)).start()
 
     async def shut_down(self) -> None:
         if self.ticker is not None:
