@@ -65,7 +65,7 @@ def parser() -> argparse.ArgumentParser:
     top.add_argument(
         "--theme",
         metavar="NAME",
-        help="colour theme (default: textual-dark; ansi-dark on 16-colour terminals)",
+        help="colour theme (default: fits the terminal; NO_COLOR gives textual-light)",
     )
     commands = top.add_subparsers(dest="command", metavar="COMMAND")
     listing = commands.add_parser("list", parents=[common], help="the exercises and your status")

@@ -143,9 +143,7 @@ class TutorApp(App[int]):
             with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
                 loop.add_signal_handler(number, self.hang_up)
         self.apply_layout(self.size.width)
-        self.theme = self.theme_name or (
-            "ansi-dark" if self.console.color_system in (None, "standard", "windows") else self.theme
-        )
+        self.theme = self.theme_name or self.fitting_theme()
         for message in self.course.messages:
             self.notify(message, timeout=8)
         for problem in self.course.catalog.problems:
@@ -161,6 +159,17 @@ class TutorApp(App[int]):
         # The lesson's Markdown takes a moment to lay out: paint the frame first.
         self.call_after_refresh(self.first_open)
         self.ticker = self.set_interval(0.5, self.refresh_status)
+
+    def fitting_theme(self) -> str:
+        """A theme that stays readable on this terminal."""
+        if os.environ.get("NO_COLOR"):
+            # Without colour, Textual turns every colour into a grey by its brightness: on a
+            # dark theme coloured text becomes black on black; on a light one it stays dark
+            # grey on white.
+            return "textual-light"
+        if self.console.color_system in (None, "standard", "windows"):
+            return "ansi-dark"
+        return self.theme
 
     async def first_open(self) -> None:
         await self.open_exercise(self.exercise, run=False)
