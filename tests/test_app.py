@@ -223,3 +223,21 @@ def test_the_app_never_imports_torch() -> None:
     code = "import sys, tutor.ui.app, tutor.cli, tutor.runner; print('torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_actions_are_in_the_command_palette(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        from tutor.core.catalog import builtin_pack
+
+        app = make_app(builtin_pack(), tmp_path / "ws", ScriptedRunner(failing))
+        async with app.run_test(size=(120, 40)) as pilot:
+            await settle(pilot)
+            await pilot.press("ctrl+p")
+            await pilot.pause()
+            await pilot.press(*"Next exercise")
+            await pilot.pause(0.3)
+            await pilot.press("enter")
+            await settle(pilot)
+            assert app.exercise.number == 2
+
+    asyncio.run(scenario())

@@ -134,3 +134,16 @@ def test_verify_catches_a_mutant_that_passes(tmp_path: Path) -> None:
     result = attn("verify", "--exercises", str(pack))
     assert result.returncode == 1
     assert "same.py (none at all) passes every test" in result.stdout
+
+
+@pytest.mark.slow
+def test_verify_the_builtin_curriculum() -> None:
+    """Every solution passes, every skeleton fails cleanly, every mutant is caught."""
+    result = attn("verify")
+    assert result.returncode == 0, result.stdout
+    rows = [line for line in result.stdout.splitlines() if line[:2].isdigit()]
+    assert len(rows) >= 13
+    for row in rows:
+        caught, total = row.split()[-3].split("/")
+        assert caught == total, row
+        assert int(total) >= 4, row

@@ -219,3 +219,31 @@ def test_edited_workspace_tests_are_ignored(live_runner: LiveRunner, tmp_path: P
     report = live_runner.run(BASICS, learner(tmp_path, "return x"))
     assert report.finished is not None
     assert report.finished.verdict is Verdict.FAILED
+
+
+def test_a_killed_worker_is_replaced_on_the_next_run(live_runner: LiveRunner) -> None:
+    process = live_runner.runner.process
+    assert process is not None
+    psutil.Process(process.pid).kill()
+    live_runner.loop.run_until_complete(process.wait())
+    report = live_runner.run(BASICS, BASICS / "solution.py")
+    assert report.notices == ["the test worker had stopped; started a new one"]
+    assert report.finished is not None
+    assert report.finished.verdict is Verdict.PASSED
+
+
+def test_without_fork_each_run_is_a_cold_process(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ATTN_TUTOR_NO_FORK", "1")
+    cold = LiveRunner(timeout=30.0)
+    try:
+        passed = cold.run(BASICS, BASICS / "solution.py")
+        assert passed.finished is not None
+        assert passed.finished.verdict is Verdict.PASSED
+        assert not cold.runner.uses_fork
+        exited = cold.run(BASICS, learner(tmp_path, "return x", top="import os\nos._exit(0)"))
+        assert exited.finished is not None
+        assert exited.finished.verdict is Verdict.EXITED_EARLY
+    finally:
+        cold.close()

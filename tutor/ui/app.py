@@ -11,11 +11,12 @@ import signal
 import subprocess
 import threading
 import time
+from collections.abc import Iterable
 from functools import partial
 from pathlib import Path
 
 from textual import on, work
-from textual.app import App, ComposeResult
+from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.events import Resize
@@ -113,6 +114,22 @@ class TutorApp(App[int]):
         self.running: str | None = None
         self.last_run = ""
         self.ticker: Timer | None = None
+
+    def get_system_commands(self, screen: Screen[object]) -> Iterable[SystemCommand]:
+        """Every tutor action by name in the command palette (Ctrl+p), besides the keys."""
+        yield from super().get_system_commands(screen)
+        for title, help_text, action in (
+            ("Next exercise", "Open the next exercise (n)", self.action_next),
+            ("Previous exercise", "Open the previous exercise (p)", self.action_previous),
+            ("Exercise list", "Show the list of exercises (l)", self.action_list),
+            ("Hint", "Reveal the next hint (h)", self.action_hint),
+            ("Run tests", "Run the tests on your file now (r)", self.action_run),
+            ("Lesson or results", "Switch panes on a narrow terminal (v)", self.action_view),
+            ("Reset exercise", "Restore the skeleton, keeping a backup (x)", self.action_reset),
+            ("Show solution", "The reference solution (s)", self.action_solution),
+            ("Edit in $EDITOR", "Open your file in your editor (e)", self.action_edit),
+        ):
+            yield SystemCommand(title, help_text, action)
 
     # ----- layout
 

@@ -289,6 +289,11 @@ def main() -> None:
     request_json, workdir, fd = sys.argv[1], sys.argv[2], int(sys.argv[3])
     import json
 
+    from tutor.worker.server import warm_up
+
+    # Before the memory limit: it counts on top of what torch itself maps.
+    warm_up()
+
     payload = json.loads(request_json)
     payload.pop("op", None)
     run_child(RunRequest(**payload), Path(workdir), fd)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from rich.syntax import Syntax
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
@@ -50,6 +49,8 @@ class SolutionView(ModalScreen[None]):
         self.code = code
 
     def compose(self) -> ComposeResult:
+        from rich.syntax import Syntax  # pygments is slow to import; only this view needs it
+
         with Vertical(id="solution"):
             yield Label(f"Reference solution: {self.title_text}  (Escape to close)")
             with VerticalScroll():
