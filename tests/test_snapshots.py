@@ -28,6 +28,7 @@ def workspace(monkeypatch: pytest.MonkeyPatch) -> Path:
     shutil.rmtree(WORKSPACE, ignore_errors=True)
     open_course(WILD_PACK, WORKSPACE)  # first use done: no "your workspace is" toast
     monkeypatch.setattr("tutor.ui.app.time.strftime", lambda *_: "12:00:00")
+    monkeypatch.delenv("NO_COLOR", raising=False)  # the pictures are of the colour app
     return WORKSPACE
 
 

@@ -104,7 +104,8 @@ class ScriptedRunner(Runner):
 
 def make_app(pack: Path, workspace: Path, runner: Runner, *, watch: bool = True) -> TutorApp:
     course: Course = open_course(pack, workspace)
-    return TutorApp(course, runner=runner, watch=watch)
+    # A fixed theme: the default follows the terminal (TERM, NO_COLOR), and tests must not.
+    return TutorApp(course, runner=runner, watch=watch, theme="textual-dark")
 
 
 async def settle(pilot: Pilot[int], seconds: float = 0.0) -> None:
