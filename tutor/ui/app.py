@@ -100,8 +100,9 @@ class TutorApp(App[int]):
         self.theme_name = theme
         self.course = course
         self.runner = runner or Runner(timeout=timeout, log=course.workspace.state / "worker.log")
+        folders = [course.problem(e).parent for e in course.catalog.exercises]
         self.watcher = (
-            Watcher(course.workspace.root, self.file_changed, poll=poll) if watch else None
+            Watcher(course.workspace.root, folders, self.file_changed, poll=poll) if watch else None
         )
         self.watch_confirmed = False
         first = course.current()

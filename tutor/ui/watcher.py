@@ -43,8 +43,11 @@ class ProblemEvents(FileSystemEventHandler):
 class Watcher:
     """Starts an inotify (or polling) observer over the workspace; falls back by itself."""
 
-    def __init__(self, root: Path, changed: Callable[[str], None], *, poll: bool = False) -> None:
+    def __init__(
+        self, root: Path, folders: list[Path], changed: Callable[[str], None], *, poll: bool = False
+    ) -> None:
         self.root = root
+        self.folders = folders
         self.changed = changed
         self.polling = poll
         self.observer: BaseObserver | None = None
@@ -61,7 +64,11 @@ class Watcher:
 
     def make(self, poll: bool) -> BaseObserver:
         observer: BaseObserver = PollingObserver(timeout=POLL_INTERVAL) if poll else Observer()
-        observer.schedule(ProblemEvents(self.root, self.changed), str(self.root), recursive=True)
+        handler = ProblemEvents(self.root, self.changed)
+        # Each exercise folder on its own, not the workspace tree: backups and logs stay unwatched.
+        for folder in [*self.folders, self.root / ".attn-tutor"]:
+            folder.mkdir(parents=True, exist_ok=True)
+            observer.schedule(handler, str(folder), recursive=False)
         observer.daemon = True
         observer.start()
         return observer

@@ -1,0 +1,495 @@
+"""Draw a learner's attention weights as a labelled matrix beside the reference.
+
+Pure and terminal-sized: ``render`` returns a ``rich.text.Text`` whose lines never exceed
+``width`` cells, for the TUI pane and for ``attn-tutor show``. No torch, no textual.
+
+Layout of one matrix, in ASCII (Unicode draws the same with ``│``, ``…``, the ramp
+`` ░▒▓█``, the multiplication sign for a leak and ``Σ=`` for a row sum)::
+
+    yours                                   title
+           The cat sat on  the mat          key labels, cut to 3 cells
+    sat   |---!---!:::!:::x        |        query label (6 cells), 4 cells per key
+    the   |+++!+++!+++!+++!---!    | sum=2.31   a row whose sum is not 1
+    ...+4 rows                              query rows hidden by the window
+
+A cell is three shade glyphs (or a 3-character number: ``.25``, ``1.0``) and one marker
+slot: ``!`` differs from the reference by more than ``Style.tolerance``; ``x`` is a leak, a
+weight on a masked key whose size exceeds the tolerance or is not finite (it wins over
+``!``). NaN and inf draw as ``?`` instead of a shade. A learner row whose sum is more than
+1e-3 from 1 ends with its sum. Only the learner's matrix is marked; the reference is drawn
+as is, and without a reference only leaks and row sums are marked. Key columns that do not
+fit in ``width`` are counted at the end of the label line (``...+3``).
+
+The legend lists the scale and only the markers that appear, each with its count over the
+whole matrix, including cells hidden by the window.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import cache
+from itertools import zip_longest
+
+from rich.cells import cell_len, set_cell_size
+from rich.color import Color
+from rich.style import Style as RichStyle
+from rich.text import Span, Text
+
+LABEL_WIDTH = 6  # query labels
+CELL_WIDTH = 4  # three shade glyphs and one marker slot
+MAX_ROWS = 16  # query rows shown at most; the rest are counted under the matrix
+GAP = 3  # between side-by-side matrices
+ROW_SUM_TOLERANCE = 1e-3
+ZERO = 0.005  # below this a weight draws blank: it would print as .00
+
+
+@dataclass(frozen=True)
+class Matrix:
+    """Attention weights of one head: rows are queries, columns are keys."""
+
+    rows: tuple[str, ...]  # query token labels, e.g. ("The", "cat", "sat", "on", "the", "mat")
+    cols: tuple[str, ...]  # key token labels
+    values: tuple[tuple[float, ...], ...]  # len(rows) x len(cols)
+    allowed: tuple[tuple[bool, ...], ...] | None = None  # False where weight must be 0 (masked)
+
+
+@dataclass(frozen=True)
+class Style:
+    """How to draw: character set, colour, shades or numbers, and what counts as different."""
+
+    unicode: bool = True  # False: ASCII only (ramp " .:-=+*#%@", ASCII borders/markers)
+    color: bool = True  # False: no colour at all (still readable: the ramp carries the value)
+    numbers: bool = False  # True: print each weight as a number (".25", "1.0") instead of a shade
+    tolerance: float = 0.02  # |learner - reference| above this marks a cell as different
+
+
+@dataclass(frozen=True)
+class Glyphs:
+    """The characters of one character set."""
+
+    ramp: str
+    bar: str
+    more: str  # before a count of hidden rows/columns
+    cut: str  # ends a shortened query label
+    differs: str
+    leak: str
+    nonfinite: str
+    row_sum: str
+
+
+# The difference marker is "!", not "*", in both sets: "*" is a level of the ASCII ramp.
+# The Unicode leak marker is the multiplication sign.
+UNICODE_GLYPHS = Glyphs(" ░▒▓█", "│", "…", "…", "!", "\u00d7", "?", "Σ=")
+ASCII_GLYPHS = Glyphs(" .:-=+*#%@", "|", "...", "~", "!", "x", "?", "sum=")
+
+# Viridis anchors: ordered by lightness, so the scale survives colour blindness and greyscale.
+_VIRIDIS = ((68, 1, 84), (59, 82, 139), (33, 145, 140), (94, 201, 98), (253, 231, 37))
+
+
+def render(
+    learner: Matrix | None,
+    reference: Matrix | None,
+    *,
+    width: int,
+    style: Style = Style(),
+    learner_title: str = "yours",
+    reference_title: str = "reference",
+    problem: str = "",
+) -> Text:
+    """Draw ``learner`` beside (or above) ``reference`` in at most ``width`` columns."""
+    if width < 1:
+        return Text()
+    pen = _Pen(style)
+    if learner is None and reference is None:
+        note = "nothing to show" + (f": {problem}" if problem.strip() else "")
+        return _finish([Text(pen.clean(note))], width)
+
+    lines: list[Text] = []
+    if learner is None:
+        note = problem.strip() or "nothing captured"
+        lines += [Text(pen.clean(f"{learner_title}: {note}"), style=pen.bold), Text()]
+
+    check = _Check.of(learner, reference, style.tolerance) if learner is not None else None
+    shown = [m for m in (learner, reference) if m is not None]
+    row_ends = [_row_end_width(learner, check, pen)] if learner is not None else []
+    if reference is not None:
+        row_ends.append(0)  # the reference carries no row flags
+    n_cols = max(len(m.cols) for m in shown)
+
+    def block_widths(keys: int) -> list[int]:
+        return [
+            _block_width(min(keys, len(m.cols)), len(m.cols), end, pen)
+            for m, end in zip(shown, row_ends, strict=True)
+        ]
+
+    stacked = _most_keys(n_cols, lambda k: max(block_widths(k)) <= width)
+    side = _most_keys(n_cols, lambda k: sum(block_widths(k)) + GAP * (len(shown) - 1) <= width)
+    # Side by side is easier to compare, but never at the cost of hiding keys.
+    beside = len(shown) == 2 and side == stacked
+    keys = side if beside else stacked
+
+    blocks = []
+    if learner is not None:
+        blocks.append(_block(learner, learner_title, keys, pen, check))
+    if reference is not None:
+        blocks.append(_block(reference, reference_title, keys, pen, None))
+    if beside:
+        left_width = block_widths(keys)[0]
+        for left, right in zip_longest(*blocks):
+            left = left or _Line()  # a fresh one each time: extend changes it
+            left.extend(right or _Line(), left_width + GAP)
+            lines.append(left.text())
+    else:
+        for index, block in enumerate(blocks):
+            if index:
+                lines.append(Text())
+            lines += [line.text() for line in block]
+
+    notes = _shape_notes(learner, reference, learner_title, reference_title)
+    if notes:
+        lines.append(Text())
+        lines += [Text(pen.clean(note)) for note in notes]
+    lines.append(Text())
+    lines += _legend(check, shown, pen, width)
+    return _finish(lines, width)
+
+
+class _Pen:
+    """Glyphs and styles for one ``Style``; colour styles only when colour is on."""
+
+    def __init__(self, style: Style) -> None:
+        self.style = style
+        self.glyphs = UNICODE_GLYPHS if style.unicode else ASCII_GLYPHS
+        self.bold = RichStyle(bold=True)
+        self.dim = RichStyle(dim=True)
+        self.differs = RichStyle(bold=True, color="yellow" if style.color else None)
+        self.leak = RichStyle(bold=True, color="red" if style.color else None)
+        self.nonfinite = RichStyle(bold=True, color="magenta" if style.color else None)
+        self.row_sum = RichStyle(bold=True, color="red" if style.color else None)
+
+    def clean(self, text: str) -> str:
+        """One line of printable text; ASCII only when the style asks for it."""
+        text = "".join(c if c.isprintable() else " " for c in text)
+        if not self.style.unicode:
+            text = text.encode("ascii", "replace").decode("ascii")
+        return text
+
+    def label(self, text: str) -> str:
+        """A token label: surrounding whitespace would misalign it, and blank is unreadable."""
+        return self.clean(text).strip() or ("·" if self.style.unicode else "_")
+
+    def pieces(self) -> list[tuple[str, RichStyle | None]]:
+        """An unmarked cell of each ramp level, marker slot included."""
+        return [
+            (glyph * (CELL_WIDTH - 1) + " ", self.shade(level))
+            for level, glyph in enumerate(self.glyphs.ramp)
+        ]
+
+    def shade(self, level: int) -> RichStyle | None:
+        if not self.style.color or level == 0:
+            return None
+        return _level_style(level, len(self.glyphs.ramp) - 1)
+
+
+@cache
+def _level_style(level: int, top: int) -> RichStyle:
+    position = level / top * (len(_VIRIDIS) - 1)
+    low = min(int(position), len(_VIRIDIS) - 2)
+    part = position - low
+    rgb = [round(a + (b - a) * part) for a, b in zip(_VIRIDIS[low], _VIRIDIS[low + 1], strict=True)]
+    return RichStyle(color=Color.from_rgb(rgb[0], rgb[1], rgb[2]))
+
+
+@dataclass
+class _Check:
+    """What is wrong with the learner's matrix, over every cell, hidden ones included."""
+
+    marks: dict[tuple[int, int], str] = field(default_factory=dict)  # "differs" or "leak"
+    bad_rows: dict[int, float] = field(default_factory=dict)  # row -> its sum
+    differs: int = 0
+    leaks: int = 0
+
+    @classmethod
+    def of(cls, learner: Matrix, reference: Matrix | None, tolerance: float) -> _Check:
+        check = cls()
+        mask = learner.allowed
+        if mask is None and reference is not None:
+            mask = reference.allowed
+        for i in range(len(learner.rows)):
+            row = _row(learner, i)
+            total = sum(row)
+            if not abs(total - 1.0) <= ROW_SUM_TOLERANCE:  # NaN fails this too
+                check.bad_rows[i] = total
+            allowed = _mask_row(mask, i, len(row))
+            theirs = _row(reference, i)[: len(row)] if reference is not None else []
+            for j, v in enumerate(row):
+                if not allowed[j] and not abs(v) <= tolerance:
+                    check.marks[i, j] = "leak"
+                    check.leaks += 1
+                elif reference is not None:
+                    r = theirs[j] if j < len(theirs) else math.nan
+                    if not abs(v - r) <= tolerance:  # NaN or inf on either side differs
+                        check.marks[i, j] = "differs"
+                        check.differs += 1
+        return check
+
+
+def _row(m: Matrix, i: int) -> list[float]:
+    """Row ``i`` as one float per key label; what is missing or not a number is NaN."""
+    n = len(m.cols)
+    if i >= len(m.rows):
+        return [math.nan] * n
+    # A learner's bug can arrive as ragged or odd values: they draw as "?", never raise.
+    try:
+        row = [float(x) for x in m.values[i][:n]]
+    except (IndexError, TypeError, ValueError, OverflowError):
+        row = []
+        for j in range(n):
+            try:
+                row.append(float(m.values[i][j]))
+            except (IndexError, TypeError, ValueError, OverflowError):
+                row.append(math.nan)
+    return row + [math.nan] * (n - len(row))
+
+
+def _mask_row(mask: tuple[tuple[bool, ...], ...] | None, i: int, n: int) -> list[bool]:
+    """Which of ``n`` keys query ``i`` may attend to; a missing mask entry allows."""
+    try:
+        allowed = [bool(x) for x in mask[i][:n]] if mask is not None else []
+    except (IndexError, TypeError):
+        allowed = []
+    return allowed + [True] * (n - len(allowed))
+
+
+def _level(v: float, levels: int) -> int:
+    """Ramp index of a finite weight: 0 only for (near) zero, so any real weight shows."""
+    if not v > ZERO:
+        return 0
+    return 1 + min(levels - 2, int(min(v, 1.0) * (levels - 1)))
+
+
+def _number(v: float) -> str:
+    """A weight in three characters: ".25", "1.0", "2.3", " 0 "."""
+    if abs(v) < ZERO:
+        return " 0 "
+    if 0 < v < 0.995:
+        return f"{v:.2f}"[1:]
+    if 0 < v < 9.95:
+        return f"{v:.1f}"
+    if v > 0:
+        return " >9"
+    if v > -0.95:
+        return "-" + f"{-v:.1f}"[1:]
+    if v > -9.5:
+        return f"{v:.0f}".rjust(3)
+    return "<-9"
+
+
+def _sum_text(total: float) -> str:
+    if math.isnan(total):
+        return "nan"
+    if math.isinf(total):
+        return "inf" if total > 0 else "-inf"
+    return f"{total:.2f}" if abs(total) < 100 else f"{total:.0e}"
+
+
+def _more(count: int, pen: _Pen) -> str:
+    return f"{pen.glyphs.more}+{count}"
+
+
+def _row_end_width(learner: Matrix, check: _Check | None, pen: _Pen) -> int:
+    """Room after the right bar for the visible rows' sum flags."""
+    if check is None:
+        return 0
+    flags = [
+        1 + cell_len(pen.glyphs.row_sum + _sum_text(total))
+        for row, total in check.bad_rows.items()
+        if row < MAX_ROWS
+    ]
+    return max(flags, default=0)
+
+
+def _block_width(keys: int, n_cols: int, row_end: int, pen: _Pen) -> int:
+    hidden = n_cols - keys
+    header_end = 1 + len(_more(hidden, pen)) if hidden > 0 else 0
+    return LABEL_WIDTH + 2 + CELL_WIDTH * keys + max(row_end, header_end)
+
+
+def _most_keys(n_cols: int, fits: Callable[[int], bool]) -> int:
+    """The most key columns (at least one, if there are any) for which ``fits(keys)``."""
+    for keys in range(n_cols, 0, -1):
+        if fits(keys):
+            return keys
+    return min(1, n_cols)  # too narrow for anything: one column, cropped at the end
+
+
+class _Line:
+    """A line built from styled pieces, made into one ``Text`` only once it is whole.
+
+    ``Text.append`` per cell, and each ``Text`` made on the way (every one re-scans its
+    string for control codes), would cost more than ``render``'s time budget. Neighbouring
+    pieces in the same style share one span.
+    """
+
+    def __init__(self, text: str = "", style: RichStyle | None = None) -> None:
+        self.parts: list[str] = []
+        self.spans: list[Span] = []
+        self.end = 0
+        self.run_start = 0
+        self.run_style: RichStyle | None = None
+        self.add(text, style)
+
+    def add(self, text: str, style: RichStyle | None = None) -> None:
+        if style is not self.run_style:
+            self._close_run()
+            self.run_start, self.run_style = self.end, style
+        self.parts.append(text)
+        self.end += len(text)
+
+    def extend(self, other: _Line, at_cell: int) -> None:
+        """Append ``other`` so that it starts at cell ``at_cell``."""
+        self.add(" " * max(0, at_cell - cell_len("".join(self.parts))))
+        self._close_run()
+        other._close_run()
+        self.spans += [Span(s.start + self.end, s.end + self.end, s.style) for s in other.spans]
+        self.parts += other.parts
+        self.end += other.end
+        self.run_start, self.run_style = self.end, None
+
+    def text(self) -> Text:
+        self._close_run()
+        return Text("".join(self.parts), spans=list(self.spans))
+
+    def _close_run(self) -> None:
+        if self.run_style is not None and self.end > self.run_start:
+            self.spans.append(Span(self.run_start, self.end, self.run_style))
+        self.run_start, self.run_style = self.end, None
+
+
+def _block(m: Matrix, title: str, keys: int, pen: _Pen, check: _Check | None) -> list[_Line]:
+    """The lines of one matrix: title, key labels, one line per visible query."""
+    g = pen.glyphs
+    keys = min(keys, len(m.cols))
+    rows = min(MAX_ROWS, len(m.rows))
+    lines = [_Line(pen.clean(title), pen.bold)]
+
+    header = _Line(" " * (LABEL_WIDTH + 1))
+    for label in m.cols[:keys]:
+        # Three cells leave no room for an ellipsis: a hard cut keeps more of the word.
+        header.add(set_cell_size(pen.label(label), CELL_WIDTH - 1) + " ")
+    if len(m.cols) > keys:
+        header.add(" " + " " + _more(len(m.cols) - keys, pen), pen.dim)
+    lines.append(header)
+
+    marks = check.marks if check is not None else {}
+    pieces = pen.pieces()
+    for i in range(rows):
+        label = pen.label(m.rows[i])
+        if cell_len(label) > LABEL_WIDTH:
+            label = set_cell_size(label, LABEL_WIDTH - 1) + g.cut
+        line = _Line(set_cell_size(label, LABEL_WIDTH))
+        line.add(g.bar, pen.dim)
+        for j, v in enumerate(_row(m, i)[:keys]):
+            mark = marks.get((i, j)) if marks else None
+            if mark is None and math.isfinite(v) and not pen.style.numbers:
+                line.add(*pieces[_level(v, len(g.ramp))])  # the common case, kept cheap
+            else:
+                _cell(line, v, mark, pen)
+        line.add(g.bar, pen.dim)
+        if check is not None and i in check.bad_rows:
+            line.add(" " + g.row_sum + _sum_text(check.bad_rows[i]), pen.row_sum)
+        lines.append(line)
+    if len(m.rows) > rows:
+        lines.append(_Line(f"{_more(len(m.rows) - rows, pen)} rows", pen.dim))
+    return lines
+
+
+def _cell(line: _Line, v: float, mark: str | None, pen: _Pen) -> None:
+    g = pen.glyphs
+    if not math.isfinite(v):
+        line.add(f" {g.nonfinite} ", pen.nonfinite)
+    else:
+        level = _level(v, len(g.ramp))
+        glyphs = _number(v) if pen.style.numbers else g.ramp[level] * (CELL_WIDTH - 1)
+        line.add(glyphs, pen.shade(level))
+    if mark == "leak":
+        line.add(g.leak, pen.leak)
+    elif mark == "differs":
+        line.add(g.differs, pen.differs)
+    else:
+        line.add(" ")
+
+
+def _shape_notes(
+    learner: Matrix | None, reference: Matrix | None, learner_title: str, reference_title: str
+) -> list[str]:
+    """Say so when a matrix's values and labels disagree, or the two matrices' shapes do."""
+    notes = []
+    for name, m in ((learner_title, learner), (reference_title, reference)):
+        if m is None:
+            continue
+        wrong = len(m.values) != len(m.rows) or any(len(r) != len(m.cols) for r in m.values)
+        if wrong:
+            notes.append(f"{name}: values do not match the {len(m.rows)}x{len(m.cols)} labels")
+    if learner is not None and reference is not None:
+        mine, theirs = (
+            (len(learner.rows), len(learner.cols)),
+            (len(reference.rows), len(reference.cols)),
+        )
+        if mine != theirs:
+            notes.append(
+                f"shape: {learner_title} {mine[0]}x{mine[1]},"
+                f" {reference_title} {theirs[0]}x{theirs[1]}"
+            )
+    return notes
+
+
+def _legend(check: _Check | None, shown: list[Matrix], pen: _Pen, width: int) -> list[Text]:
+    """The scale, then each marker that appears with its count; wrapped between items."""
+    g = pen.glyphs
+    scale = Text()
+    if pen.style.numbers:
+        scale.append(".25 = 0.25")
+    else:
+        scale.append("0 [")
+        for level, glyph in enumerate(g.ramp):
+            scale.append(glyph, style=pen.shade(level))
+        scale.append("] 1")
+    items = [scale]
+    nonfinite = sum(
+        not math.isfinite(v) for m in shown for i in range(len(m.rows)) for v in _row(m, i)
+    )
+    if check is not None and check.differs:
+        items.append(_item(g.differs, f"differs from reference ({check.differs})", pen.differs))
+    if check is not None and check.leaks:
+        items.append(_item(g.leak, f"leak: weight on a masked key ({check.leaks})", pen.leak))
+    if check is not None and check.bad_rows:
+        count = len(check.bad_rows)
+        items.append(_item(g.row_sum, f"row sum is not 1 ({count})", pen.row_sum))
+    if nonfinite:
+        items.append(_item(g.nonfinite, f"NaN or inf ({nonfinite})", pen.nonfinite))
+
+    lines = [Text()]
+    for item in items:
+        if lines[-1].cell_len and lines[-1].cell_len + GAP + item.cell_len > width:
+            lines.append(Text())
+        if lines[-1].cell_len:
+            lines[-1].append(" " * GAP)
+        lines[-1].append_text(item)
+    return lines
+
+
+def _item(glyph: str, meaning: str, style: RichStyle) -> Text:
+    item = Text(glyph, style=style)
+    item.append(" " + meaning)
+    return item
+
+
+def _finish(lines: list[Text], width: int) -> Text:
+    """Join the lines, each cut to ``width`` cells and without trailing blanks."""
+    for line in lines:
+        line.rstrip()
+        line.truncate(width, overflow="crop")
+    return Text("\n").join(lines)
