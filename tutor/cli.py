@@ -83,6 +83,14 @@ def parser() -> argparse.ArgumentParser:
     )
     reset.add_argument("exercise", metavar="EX")
     commands.add_parser("where", parents=[common], help="where your files and progress live")
+    show = commands.add_parser(
+        "show", parents=[common], help="your attention weights beside the reference, as text"
+    )
+    show.add_argument("exercise", nargs="?", metavar="EX", help="number or name (default: current)")
+    show.add_argument("--head", type=int, default=1, metavar="N", help="which head (from 1)")
+    show.add_argument("--ascii", action="store_true", help="ASCII only, no Unicode shades")
+    show.add_argument("--numbers", action="store_true", help="print the weights as numbers")
+    show.add_argument("--reference", action="store_true", help="only the reference's weights")
     verify = commands.add_parser(
         "verify", parents=[common], help="check a pack: solutions pass, skeletons and mutants fail"
     )
@@ -126,6 +134,8 @@ def dispatch(args: argparse.Namespace) -> int:
             return list_exercises(course, as_json=args.json)
         case "check":
             return check(course, args.exercise, timeout=args.timeout, as_json=args.json)
+        case "show":
+            return show_picture(course, args)
         case "hint":
             return show_hint(course, args.exercise, show_all=args.all)
         case "reset":
@@ -243,6 +253,38 @@ def print_report(exercise: Exercise, problem: Path, report: RunReport) -> None:
         hints = exercise.hints_for(report.failing_tests)
         if hints:
             print(f"\na hint fits this failure: attn-tutor hint {exercise.number}")
+
+
+def show_picture(course: Course, args: argparse.Namespace) -> int:
+    """Run the exercise once and print its attention picture."""
+    import shutil
+
+    from rich.console import Console
+
+    from tutor.core.heatmap import Style
+    from tutor.core.picture import heads, picture
+
+    exercise = find(course, args.exercise)
+    if not (exercise.path / "probe.py").is_file():
+        raise UsageError(f"{exercise.label} has no attention picture (no probe.py)")
+    report = asyncio.run(run_report(exercise, course.problem(exercise), args.timeout))
+    console = Console(highlight=False, soft_wrap=False)
+    probe = report.probe
+    if probe is None:
+        finished = report.finished
+        reason = report.headline() if finished is not None else "the run did not finish"
+        print(f"{exercise.label}: no picture ({reason})")
+        return EXIT_FAILED
+    if not 1 <= args.head <= heads(probe):
+        raise UsageError(f"--head should be between 1 and {heads(probe)}")
+    unicode = not args.ascii and (sys.stdout.encoding or "").lower().replace("-", "") == "utf8"
+    style = Style(unicode=unicode, color=console.color_system is not None, numbers=args.numbers)
+    width = shutil.get_terminal_size((100, 24)).columns
+    console.print(f"{exercise.label}  ({report.headline()})")
+    console.print(
+        picture(probe, width=width, head=args.head - 1, style=style, reference_only=args.reference)
+    )
+    return EXIT_OK
 
 
 def indent(text: str) -> str:

@@ -8,7 +8,7 @@ so the format lives in one place.
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, field, fields
 from enum import StrEnum
 from typing import Any, ClassVar
 
@@ -91,6 +91,24 @@ class RunFinished(Event):
 
 
 @dataclass(frozen=True)
+class ProbeResult(Event):
+    """The attention weights of the learner's code and of the reference on the example.
+
+    Each matrix list holds one (queries x keys) matrix per head.
+    """
+
+    kind: ClassVar[str] = "probe"
+    queries: list[str] = field(default_factory=list)
+    keys: list[str] = field(default_factory=list)
+    learner: list[list[list[float]]] | None = None
+    reference: list[list[list[float]]] | None = None
+    allowed: list[list[bool]] | None = None  # False where a weight must be 0 (masked)
+    problem: str = ""  # why the learner's weights could not be captured
+    diagnosis: str = ""  # which known mistake the learner's weights equal, if one does
+    diagnosis_hint: str = ""  # the id of the hint for that mistake
+
+
+@dataclass(frozen=True)
 class WorkerReady(Event):
     """The worker has imported torch and pytest and takes runs (``run_id`` is 0)."""
 
@@ -108,7 +126,15 @@ class Notice(Event):
 
 EVENT_TYPES: dict[str, type[Event]] = {
     cls.kind: cls
-    for cls in (RunStarted, TestOutcome, CollectionError, RunFinished, WorkerReady, Notice)
+    for cls in (
+        RunStarted,
+        TestOutcome,
+        CollectionError,
+        RunFinished,
+        ProbeResult,
+        WorkerReady,
+        Notice,
+    )
 }
 
 

@@ -8,6 +8,7 @@ from tutor.core.protocol import (
     CollectionError,
     Event,
     Notice,
+    ProbeResult,
     RunFinished,
     RunStarted,
     TestOutcome,
@@ -26,6 +27,7 @@ class RunReport:
     errors: list[CollectionError] = field(default_factory=list)
     notices: list[str] = field(default_factory=list)
     finished: RunFinished | None = None
+    probe: ProbeResult | None = None
 
     def add(self, event: Event) -> None:
         if isinstance(event, RunStarted):
@@ -38,6 +40,8 @@ class RunReport:
             self.notices.append(event.text)
         elif isinstance(event, RunFinished):
             self.finished = event
+        elif isinstance(event, ProbeResult):
+            self.probe = event
 
     @property
     def done(self) -> bool:

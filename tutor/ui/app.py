@@ -27,10 +27,11 @@ from textual.widgets import Footer, Header, Markdown, OptionList, ProgressBar, S
 
 from tutor.core.catalog import Exercise
 from tutor.core.course import Course
-from tutor.core.protocol import Verdict
+from tutor.core.protocol import ProbeResult, Verdict
 from tutor.core.report import RunReport
 from tutor.runner import Runner
 from tutor.ui.watcher import Watcher
+from tutor.ui.widgets.attention import AttentionPane
 from tutor.ui.widgets.dialogs import Confirm, SolutionView
 from tutor.ui.widgets.exercise_list import ExerciseList
 from tutor.ui.widgets.hints import HintsPane, next_hint
@@ -70,6 +71,8 @@ class TutorApp(App[int]):
         Binding("h", "hint", "Hint"),
         Binding("r", "run", "Run"),
         Binding("v", "view", "Lesson/results"),
+        Binding("m", "numbers", "Numbers", show=False),
+        Binding("right_square_bracket", "next_head", "Next head", show=False),
         Binding("x", "reset", "Reset"),
         Binding("s", "solution", "Solution"),
         Binding("e", "edit", "Edit"),
@@ -109,6 +112,7 @@ class TutorApp(App[int]):
         assert first is not None, "a course always has an exercise"
         self.exercise: Exercise = first
         self.reports: dict[str, RunReport] = {}
+        self.pictures: dict[str, ProbeResult] = {}
         self.ran: dict[str, str | None] = {}  # content hash of each file's latest run
         self.settling: dict[str, Timer] = {}
         self.queued: list[str] = []  # other exercises saved while one was running
@@ -150,6 +154,7 @@ class TutorApp(App[int]):
                 yield Markdown("", id="lesson-text")
             with Vertical(id="side"):
                 yield ResultsPane(id="results")
+                yield AttentionPane(id="attention")
                 yield HintsPane(id="hints")
         yield Static("", id="status")
         yield Footer()
@@ -243,6 +248,8 @@ class TutorApp(App[int]):
         try:
             async for event in self.runner.run(exercise.path, self.course.problem(exercise)):
                 report.add(event)
+                if isinstance(event, ProbeResult):
+                    self.pictures[exercise.key] = event
                 if exercise.key == self.exercise.key:
                     self.show_results()
         finally:
@@ -335,7 +342,16 @@ class TutorApp(App[int]):
         if run and self.runner.ready.is_set():
             self.run_exercise(exercise)
 
+    def show_picture(self) -> None:
+        pane = self.main.query_one(AttentionPane)
+        pane.display = (self.exercise.path / "probe.py").is_file()
+        # The last picture stays up while the next run is on its way.
+        probe = self.pictures.get(self.exercise.key)
+        if probe is not pane.probe:
+            pane.show(probe)
+
     def show_results(self) -> None:
+        self.show_picture()
         pane = self.main.query_one(ResultsPane)
         report = self.reports.get(self.exercise.key)
         if report is None:
@@ -411,6 +427,12 @@ class TutorApp(App[int]):
         chosen = self.course.catalog.find(event.option.id or "")
         if chosen is not None and chosen.key != self.exercise.key:
             await self.open_exercise(chosen)
+
+    def action_numbers(self) -> None:
+        self.main.query_one(AttentionPane).toggle_numbers()
+
+    def action_next_head(self) -> None:
+        self.main.query_one(AttentionPane).next_head()
 
     def action_view(self) -> None:
         self.main.toggle_class("-show-results")

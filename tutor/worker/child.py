@@ -205,7 +205,11 @@ def pytest_no_tests() -> int:
 
 
 def run_child(request: RunRequest, workdir: Path, event_fd: int) -> NoReturn:
-    """Run one request to the end and exit; the worker reads the verdict from ``event_fd``."""
+    """Run one request to the end and exit; the worker reads the verdict from ``event_fd``.
+
+    The verdict goes out before the attention probe runs, so a probe that hangs or crashes
+    costs only the picture, never the test results.
+    """
     emit = Channel(event_fd, request.run_id)
     try:
         confine(request, workdir)
@@ -213,7 +217,17 @@ def run_child(request: RunRequest, workdir: Path, event_fd: int) -> NoReturn:
         os.environ["PYTHONDONTWRITEBYTECODE"] = "1"
         sys.dont_write_bytecode = True
         sys.stdin = open(os.devnull)  # noqa: SIM115 - stays open for the child's life
-        emit(run(request, workdir, emit))
+        finished, learner = run(request, workdir, emit)
+        emit(finished)
+        probe = workdir / PACKAGE / "probe.py"
+        if finished.verdict is not Verdict.MISSING and probe.is_file():
+            from tutor.core.catalog import Exercise, read_exercise
+            from tutor.worker.probe import run_probe
+
+            exercise = read_exercise(Path(request.exercise_dir))
+            mutants = list(exercise.mutants) if isinstance(exercise, Exercise) else []
+            solution = Path(request.exercise_dir) / "solution.py"
+            emit(run_probe(probe, learner, solution if solution.is_file() else None, mutants))
     except BaseException as error:  # noqa: BLE001 - whatever happens, the worker must hear
         emit(
             RunFinished(
@@ -229,7 +243,10 @@ def run_child(request: RunRequest, workdir: Path, event_fd: int) -> NoReturn:
         os._exit(0)
 
 
-def run(request: RunRequest, workdir: Path, emit: Channel) -> RunFinished:
+def run(
+    request: RunRequest, workdir: Path, emit: Channel
+) -> tuple[RunFinished, types.ModuleType | None]:
+    """The tests' verdict, and the learner's module if it could be imported."""
     problem_name = Path(request.problem).name
     try:
         snapshot = Path(request.problem).read_bytes()
@@ -249,7 +266,7 @@ def run(request: RunRequest, workdir: Path, emit: Channel) -> RunFinished:
 
     torch.set_num_threads(1)
     try:
-        import_learner(learner)
+        module = import_learner(learner)
     except BaseException as error:  # noqa: BLE001 - learner code may raise anything at import
         line = learner_line(error, frozenset({str(learner)}))
         finished = import_failure(error, learner, problem_name)
@@ -259,7 +276,7 @@ def run(request: RunRequest, workdir: Path, emit: Channel) -> RunFinished:
                     run_id=0, file=problem_name, line=line, message=short_message(error)
                 )
             )
-        return finished
+        return finished, None
 
     import pytest
 
@@ -277,11 +294,11 @@ def run(request: RunRequest, workdir: Path, emit: Channel) -> RunFinished:
         "--capture=no",
     ]
     exit_code = int(pytest.main(args, plugins=[reporter]))
-    return verdict_for(reporter, exit_code)
+    return verdict_for(reporter, exit_code), module
 
 
-def missing(message: str) -> RunFinished:
-    return RunFinished(run_id=0, verdict=Verdict.MISSING, message=message)
+def missing(message: str) -> tuple[RunFinished, None]:
+    return RunFinished(run_id=0, verdict=Verdict.MISSING, message=message), None
 
 
 def main() -> None:

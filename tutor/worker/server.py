@@ -27,6 +27,7 @@ from pathlib import Path
 from tutor.core.protocol import (
     CollectionError,
     Event,
+    ProbeResult,
     RunFinished,
     RunRequest,
     RunStarted,
@@ -39,7 +40,7 @@ from tutor.core.protocol import (
 from tutor.worker.child import EXIT_CHANNEL_LOST, OUTPUT_FILE, run_child
 
 TICK = 0.02
-FORWARDED = (RunStarted, TestOutcome, CollectionError)
+FORWARDED = (RunStarted, TestOutcome, CollectionError, ProbeResult)
 PR_SET_PDEATHSIG = 1
 
 
@@ -205,7 +206,9 @@ class Worker:
                 pid, status = run.pid, 0
             if pid == 0:
                 if now - run.started > run.request.timeout:
-                    self.stop(run, self.timed_out(run))
+                    # Past its verdict, a run is only drawing the attention picture: the
+                    # test results stand.
+                    self.stop(run, run.finished or self.timed_out(run))
                 continue
             self.drain(run)
             self.finish(run, self.verdict(run, status))
@@ -226,6 +229,8 @@ class Worker:
     def verdict(self, run: Run, status: int) -> RunFinished:
         run_id = run.request.run_id
         where = f" after {run.last_test}" if run.last_test else ""
+        if run.finished is not None:
+            return run.finished  # whatever ended the child came after the tests' verdict
         if os.WIFSIGNALED(status):
             number = os.WTERMSIG(status)
             if number == signal.SIGKILL:
@@ -243,8 +248,6 @@ class Worker:
                 "Native code (ctypes, a bad tensor operation) failed hard.",
             )
         code = os.WEXITSTATUS(status) if os.WIFEXITED(status) else -1
-        if code == 0 and run.finished is not None:
-            return run.finished
         if code == EXIT_CHANNEL_LOST:
             message = (
                 "the test process lost its connection to the tutor (were file descriptors closed?)"

@@ -1,0 +1,90 @@
+"""The attention picture: captured from the learner's own forward, beside the reference."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import LiveRunner
+from tutor.core.catalog import builtin_pack, load
+from tutor.core.heatmap import Style
+from tutor.core.picture import picture
+from tutor.core.protocol import ProbeResult
+
+pytestmark = pytest.mark.slow
+
+PACK = builtin_pack()
+PROBED = sorted(e.key for e in load(PACK).exercises if (e.path / "probe.py").is_file())
+
+
+def indistinct(key: str) -> dict[str, str]:
+    """Mutants the picture cannot name, as the exercise's probe.py records them, with why."""
+    namespace: dict[str, object] = {}
+    source = (PACK / key / "probe.py").read_text()
+    exec(compile(source, "probe.py", "exec"), namespace)
+    found = namespace.get("INDISTINCT", {})
+    assert isinstance(found, dict)
+    return found
+
+
+def probe_of(live: LiveRunner, key: str, problem: Path) -> ProbeResult:
+    report = live.run(PACK / key, problem)
+    assert report.probe is not None, report.headline()
+    return report.probe
+
+
+def test_probed_exercises_exist() -> None:
+    assert {"02-attention-basics", "04-causal-masking", "06-multi-head-attention"} <= set(PROBED)
+
+
+@pytest.mark.parametrize("key", PROBED)
+def test_the_solution_picture_equals_the_reference(live_runner: LiveRunner, key: str) -> None:
+    probe = probe_of(live_runner, key, PACK / key / "solution.py")
+    assert probe.problem == ""
+    assert probe.learner is not None
+    assert probe.learner == probe.reference
+    assert probe.diagnosis == ""
+    for head in probe.learner:
+        assert len(head) == len(probe.queries)
+        for row in head:
+            assert len(row) == len(probe.keys)
+            assert abs(sum(row) - 1.0) < 1e-6
+
+
+@pytest.mark.parametrize("key", PROBED)
+def test_the_skeleton_says_why_there_is_no_picture(live_runner: LiveRunner, key: str) -> None:
+    probe = probe_of(live_runner, key, PACK / key / "problem.py")
+    assert probe.learner is None
+    assert probe.problem.startswith("nothing captured: not implemented yet")
+    assert probe.reference is not None
+    text = picture(probe, width=80, style=Style(color=False)).plain
+    assert "nothing captured" in text
+    assert "reference" in text
+
+
+@pytest.mark.parametrize(
+    ("key", "mutant"),
+    [(e.key, m) for e in load(PACK).exercises if e.key in PROBED for m in e.mutants],
+    ids=lambda value: getattr(value, "name", value),
+)
+def test_each_mutant_is_named_or_left_unnamed(
+    live_runner: LiveRunner, key: str, mutant: object
+) -> None:
+    from tutor.core.catalog import Mutant
+
+    assert isinstance(mutant, Mutant)
+    probe = probe_of(live_runner, key, mutant.path)
+    if mutant.path.name in indistinct(key):
+        assert probe.diagnosis == ""
+    else:
+        assert probe.diagnosis == f"Your weights match what {mutant.misconception} gives."
+        assert probe.diagnosis_hint == (mutant.hint or "")
+
+
+def test_a_leak_is_marked_in_the_causal_picture(live_runner: LiveRunner) -> None:
+    key = "04-causal-masking"
+    probe = probe_of(live_runner, key, PACK / key / "mutants" / "no_mask.py")
+    assert probe.allowed is not None
+    text = picture(probe, width=100, style=Style(unicode=False, color=False)).plain
+    assert "x leak" in text

@@ -1,0 +1,58 @@
+"""The attention picture: the learner's weights beside the reference, after each run."""
+
+from __future__ import annotations
+
+import os
+
+from rich.text import Text
+from textual.containers import VerticalScroll
+from textual.widgets import Static
+
+from tutor.core.heatmap import Style
+from tutor.core.picture import heads, picture
+from tutor.core.protocol import ProbeResult
+
+
+class AttentionPane(VerticalScroll):
+    """Redraws the picture at the pane's width; m toggles numbers, ] cycles the heads."""
+
+    BORDER_TITLE = "Attention"
+
+    def __init__(self, **kwargs: object) -> None:
+        super().__init__(**kwargs)  # type: ignore[arg-type]
+        self.probe: ProbeResult | None = None
+        self.head = 0
+        self.numbers = False
+
+    def compose(self):  # type: ignore[no-untyped-def]
+        yield Static("", id="attention-body")
+
+    def show(self, probe: ProbeResult | None) -> None:
+        self.probe = probe
+        self.redraw()
+
+    def next_head(self) -> None:
+        if self.probe is not None:
+            self.head = (self.head + 1) % heads(self.probe)
+            self.redraw()
+
+    def toggle_numbers(self) -> None:
+        self.numbers = not self.numbers
+        self.redraw()
+
+    def on_resize(self) -> None:
+        self.redraw()
+
+    def redraw(self) -> None:
+        body = self.query_one("#attention-body", Static)
+        if self.probe is None:
+            body.update(Text("The picture appears after the next run.", style="dim"))
+            return
+        style = Style(color=not os.environ.get("NO_COLOR"), numbers=self.numbers)
+        width = max(20, self.scrollable_content_region.width)
+        text = picture(self.probe, width=width, head=self.head, style=style)
+        if heads(self.probe) > 1:
+            text.append("\n] next head   m numbers", style="dim")
+        else:
+            text.append("\nm numbers", style="dim")
+        body.update(text)

@@ -1,0 +1,175 @@
+"""Capture attention weights from the learner's own forward pass, and from the reference.
+
+An exercise opts in with a ``probe.py`` beside its tests:
+
+    TOKENS = ["The", "cat", "sat", "on", "the", "mat"]   # query labels
+    KEYS = [...]                                          # key labels (default: TOKENS)
+    CAUSAL = True                                         # optional: mark weight on the future
+
+    def weights(problem):      # problem: the learner's module (or the reference)
+        ...                    # build fixed inputs and parameters, call the learner's code
+        return w               # (Tq, Tk) or (heads, Tq, Tk) tensor
+
+``weights`` may call ``captured_softmax`` when the exercise's interface returns only the
+output: it records the last softmax the learner's code computes. ``fixed_parameters`` gives a
+module the same weights in the learner's run and the reference's.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import types
+import zlib
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch.overrides import TorchFunctionMode
+
+from tutor.core.catalog import Mutant
+from tutor.core.protocol import ProbeResult
+from tutor.worker.plugin import short_message
+
+SOFTMAXES = {torch.softmax, torch.Tensor.softmax, torch.nn.functional.softmax}
+
+
+class SoftmaxRecorder(TorchFunctionMode):
+    """Keeps the output of every softmax with a (..., T, T)-like shape."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.seen: list[torch.Tensor] = []
+
+    def __torch_function__(
+        self,
+        func: Callable[..., Any],
+        types: Any,
+        args: tuple[Any, ...] = (),
+        kwargs: dict[str, Any] | None = None,
+    ) -> Any:
+        result = func(*args, **(kwargs or {}))
+        if func in SOFTMAXES and isinstance(result, torch.Tensor) and result.dim() >= 2:
+            self.seen.append(result.detach().clone())
+        return result
+
+
+def captured_softmax(run: Callable[[], object]) -> torch.Tensor:
+    """Run ``run`` and return the last softmax it computed; ValueError if there was none."""
+    with SoftmaxRecorder() as recorder:
+        run()
+    if not recorder.seen:
+        raise ValueError("no softmax was computed, so there are no weights to show")
+    last: torch.Tensor = recorder.seen[-1]
+    return last
+
+
+def fixed_parameters(module: torch.nn.Module, scale: float = 0.5) -> torch.nn.Module:
+    """Give every parameter values that depend only on its name and shape.
+
+    The learner's module and the reference then hold the same weights, whatever order
+    their layers were created in, so their pictures are comparable.
+    """
+    with torch.no_grad():
+        for name, parameter in module.named_parameters():
+            seed = zlib.crc32(name.encode())
+            generator = torch.Generator().manual_seed(seed)
+            fresh = torch.randn(parameter.shape, generator=generator, dtype=torch.float64)
+            parameter.copy_(fresh * scale)
+    return module
+
+
+def load(path: Path, name: str) -> types.ModuleType:
+    spec = importlib.util.spec_from_file_location(name, path)
+    if spec is None or spec.loader is None:
+        raise ImportError(f"cannot import {path}")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def as_heads(weights: object) -> list[list[list[float]]]:
+    """(Tq, Tk) or (heads, Tq, Tk), first batch item if there is one, as nested lists."""
+    if not isinstance(weights, torch.Tensor):
+        raise TypeError(f"the weights should be a tensor, not {type(weights).__name__}")
+    tensor = weights.detach().to(torch.float64).cpu()
+    while tensor.dim() > 3:
+        tensor = tensor[0]
+    if tensor.dim() == 2:
+        tensor = tensor.unsqueeze(0)
+    if tensor.dim() != 3:
+        raise ValueError(f"the weights have shape {tuple(weights.shape)}, not (..., T, T)")
+    values: list[list[list[float]]] = tensor.tolist()
+    return values
+
+
+def capture(probe: types.ModuleType, module: types.ModuleType) -> list[list[list[float]]]:
+    torch.manual_seed(0)
+    with torch.no_grad():
+        return as_heads(probe.weights(module))
+
+
+def close(a: list[list[list[float]]], b: list[list[list[float]]]) -> bool:
+    left, right = torch.tensor(a, dtype=torch.float64), torch.tensor(b, dtype=torch.float64)
+    return left.shape == right.shape and bool(torch.allclose(left, right, atol=1e-4, rtol=1e-3))
+
+
+def diagnose(
+    probe: types.ModuleType, mine: list[list[list[float]]], mutants: list[Mutant]
+) -> tuple[str, str]:
+    """The misconception whose mutant gives exactly the learner's weights, if exactly one does."""
+    matches = []
+    for number, mutant in enumerate(mutants):
+        try:
+            theirs = capture(probe, load(mutant.path, f"attn_mutant_{number}"))
+        except Exception:  # noqa: BLE001 - a mutant that cannot run matches nothing
+            continue
+        if close(mine, theirs):
+            matches.append(mutant)
+    if len({m.misconception for m in matches}) != 1:
+        return "", ""  # no match, or mutants the example cannot tell apart: say nothing
+    found = matches[0]
+    return f"Your weights match what {found.misconception} gives.", found.hint or ""
+
+
+def run_probe(
+    probe_path: Path,
+    learner: types.ModuleType | None,
+    solution: Path | None,
+    mutants: list[Mutant] | None = None,
+) -> ProbeResult:
+    """The probe's verdict on both modules; a failure becomes a note, never an exception."""
+    probe = load(probe_path, "attn_probe")
+    queries = [str(t) for t in probe.TOKENS]
+    keys = [str(t) for t in getattr(probe, "KEYS", queries)]
+    allowed = None
+    if getattr(probe, "CAUSAL", False):
+        allowed = [[j <= i for j in range(len(keys))] for i in range(len(queries))]
+    mine, problem = None, ""
+    if learner is None:
+        problem = "your file could not be imported"
+    else:
+        try:
+            mine = capture(probe, learner)
+        except Exception as error:  # noqa: BLE001 - the learner's forward may raise anything
+            problem = f"nothing captured: {short_message(error)}"
+    reference = None
+    if solution is not None:
+        try:
+            reference = capture(probe, load(solution, "attn_reference"))
+        except Exception as error:  # noqa: BLE001 - a broken reference is reported, not raised
+            problem = problem or f"the reference failed: {short_message(error)}"
+    diagnosis, hint = "", ""
+    if mine is not None and reference is not None and not close(mine, reference):
+        diagnosis, hint = diagnose(probe, mine, mutants or [])
+    return ProbeResult(
+        run_id=0,
+        diagnosis=diagnosis,
+        diagnosis_hint=hint,
+        queries=queries,
+        keys=keys,
+        learner=mine,
+        reference=reference,
+        allowed=allowed,
+        problem=problem,
+    )
