@@ -241,3 +241,50 @@ def test_actions_are_in_the_command_palette(tmp_path: Path) -> None:
             assert app.exercise.number == 2
 
     asyncio.run(scenario())
+
+
+def test_the_attention_pane_shows_the_picture(tmp_path: Path) -> None:
+    from tutor.core.catalog import builtin_pack
+    from tutor.core.protocol import Event, ProbeResult
+
+    probe = ProbeResult(
+        run_id=1,
+        queries=["The", "cat"],
+        keys=["The", "cat"],
+        learner=[[[0.5, 0.5], [0.5, 0.5]], [[1.0, 0.0], [0.0, 1.0]]],
+        reference=[[[1.0, 0.0], [0.3, 0.7]], [[1.0, 0.0], [0.0, 1.0]]],
+        diagnosis="Your weights match what a test mistake gives.",
+    )
+
+    def with_picture(source: str) -> list[Event]:
+        events = failing(source)
+        return [*events[:-1], probe, events[-1]]
+
+    async def scenario() -> None:
+        app = make_app(builtin_pack(), tmp_path / "ws", ScriptedRunner(with_picture))
+        async with app.run_test(size=(160, 48)) as pilot:
+            await settle(pilot)
+            await pilot.press("n")
+            await settle(pilot)
+            assert app.query_one("#attention").display
+            text = body(app, "#attention-body")
+            assert "yours (head 1 of 2)" in text
+            assert "a test mistake" in text
+            await pilot.press("right_square_bracket")
+            await pilot.pause()
+            assert "head 2 of 2" in body(app, "#attention-body")
+            await pilot.press("m")
+            await pilot.pause()
+            assert "1.0" in body(app, "#attention-body")
+
+    asyncio.run(scenario())
+
+
+def test_the_attention_pane_is_absent_without_a_probe(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        app = make_app(WILD_PACK, tmp_path / "ws", ScriptedRunner(failing))
+        async with app.run_test(size=(160, 48)) as pilot:
+            await settle(pilot)
+            assert not app.query_one("#attention").display
+
+    asyncio.run(scenario())

@@ -147,3 +147,23 @@ def test_verify_the_builtin_curriculum() -> None:
     for caught, total in rows:
         assert caught == total
         assert int(total) >= 4
+
+
+@pytest.mark.slow
+def test_show_prints_the_picture_and_the_diagnosis(tmp_path: Path) -> None:
+    ws = tmp_path / "ws"
+    attn("list", "--workspace", str(ws))
+    shutil.copy(BASICS / "mutants" / "softmax_over_queries.py", ws / BASICS.name / "problem.py")
+    result = attn("show", "2", "--ascii", "--workspace", str(ws))
+    assert result.returncode == 0, result.stderr
+    assert "yours" in result.stdout
+    assert "reference" in result.stdout
+    assert "The   |" in result.stdout  # row labels, ASCII borders
+    assert result.stdout.isascii()
+    assert "softmax over the query axis" in " ".join(result.stdout.split())
+
+
+def test_show_without_a_probe_is_a_clear_error(tmp_path: Path) -> None:
+    result = attn("show", "--exercises", str(WILD_PACK), "1", "--workspace", str(tmp_path / "w"))
+    assert result.returncode == 2
+    assert "no attention picture" in result.stderr
