@@ -247,3 +247,22 @@ def test_without_fork_each_run_is_a_cold_process(
         assert exited.finished.verdict is Verdict.EXITED_EARLY
     finally:
         cold.close()
+
+
+def test_a_probe_that_hangs_keeps_the_test_verdict(live_runner: LiveRunner, tmp_path: Path) -> None:
+    # Correct everywhere except on the picture's example input (1, 6, 8), where it never returns.
+    forward = """\
+        if tuple(x.shape) == (1, 6, 8):
+            while True:
+                pass
+        q, k, v = self.query(x), self.key(x), self.value(x)
+        return torch.softmax(q @ k.transpose(-2, -1), dim=-1) @ v
+        """
+    live_runner.loop.run_until_complete(live_runner.runner.wait_ready())
+    start = time.monotonic()
+    report = live_runner.run(BASICS, learner(tmp_path, forward))
+    assert report.finished is not None
+    assert report.finished.verdict is Verdict.PASSED, report.headline()
+    assert report.probe is None  # the picture was given up, not the verdict
+    assert time.monotonic() - start < 3.5  # the tests, then at most 2 s for the picture
+    no_children_left(live_runner)

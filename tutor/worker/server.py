@@ -40,6 +40,7 @@ from tutor.core.protocol import (
 from tutor.worker.child import EXIT_CHANNEL_LOST, OUTPUT_FILE, run_child
 
 TICK = 0.02
+PROBE_BUDGET = 2.0  # seconds the attention picture may take once the tests' verdict is in
 FORWARDED = (RunStarted, TestOutcome, CollectionError, ProbeResult)
 PR_SET_PDEATHSIG = 1
 
@@ -55,6 +56,7 @@ class Run:
     started: float
     buffer: bytes = b""
     finished: RunFinished | None = None
+    finished_at: float = 0.0
     last_test: str = ""
     counts: RunFinished = field(default_factory=lambda: RunFinished(run_id=0))
 
@@ -185,6 +187,7 @@ class Worker:
         event = replace(event, run_id=run.request.run_id)
         if isinstance(event, RunFinished):
             run.finished = event
+            run.finished_at = time.monotonic()
         elif isinstance(event, FORWARDED):
             if isinstance(event, TestOutcome):
                 run.last_test = event.name
@@ -205,7 +208,9 @@ class Worker:
             except ChildProcessError:
                 pid, status = run.pid, 0
             if pid == 0:
-                if now - run.started > run.request.timeout:
+                if run.finished is not None and now - run.finished_at > PROBE_BUDGET:
+                    self.stop(run, run.finished)  # the picture took too long: give it up
+                elif now - run.started > run.request.timeout:
                     # Past its verdict, a run is only drawing the attention picture: the
                     # test results stand.
                     self.stop(run, run.finished or self.timed_out(run))
