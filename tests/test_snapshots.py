@@ -13,6 +13,7 @@ from textual.pilot import Pilot
 from tests.conftest import WILD_PACK
 from tests.ui_support import Script, ScriptedRunner, broken, failing, make_app, passing, settle
 from tutor.core.course import open_course
+from tutor.core.protocol import ProbeResult
 
 # The status line shows the workspace path, so snapshots use a fixed one.
 WORKSPACE = Path("/tmp/attn-tutor-snapshots/ws")
@@ -69,3 +70,45 @@ def test_passing_run(snap_compare: Callable[..., bool], workspace: Path, size: s
 @pytest.mark.parametrize("size", SIZES)
 def test_collection_error(snap_compare: Callable[..., bool], workspace: Path, size: str) -> None:
     assert take(snap_compare, broken, size, run=True)
+
+
+PICTURE_PACK = WILD_PACK.parent / "picture"
+CAUSAL = [[j <= i for j in range(6)] for i in range(6)]
+
+
+def tokens_probe() -> ProbeResult:
+    """A causal picture with a leak and a row that does not sum to 1."""
+    reference = [[1.0 / (i + 1) if j <= i else 0.0 for j in range(6)] for i in range(6)]
+    learner = [row[:] for row in reference]
+    learner[2] = [0.3, 0.3, 0.2, 0.2, 0.0, 0.0]  # weight on a future key: a leak
+    learner[4] = [0.5, 0.5, 0.5, 0.5, 0.31, 0.0]  # sums to 2.31
+    return ProbeResult(
+        run_id=1,
+        queries=["The", "cat", "sat", "on", "the", "mat"],
+        keys=["The", "cat", "sat", "on", "the", "mat"],
+        learner=[learner],
+        reference=[reference],
+        allowed=CAUSAL,
+        diagnosis="Your weights match what the mask applied after the softmax gives.",
+    )
+
+
+def picture_run(source: str) -> list[Any]:
+    events = failing(source)
+    return [*events[:-1], tokens_probe(), events[-1]]
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_attention_pane(
+    snap_compare: Callable[..., bool], monkeypatch: pytest.MonkeyPatch, size: str
+) -> None:
+    shutil.rmtree(WORKSPACE, ignore_errors=True)
+    open_course(PICTURE_PACK, WORKSPACE)
+    monkeypatch.setattr("tutor.ui.app.time.strftime", lambda *_: "12:00:00")
+    monkeypatch.delenv("NO_COLOR", raising=False)
+    app = make_app(PICTURE_PACK, WORKSPACE, ScriptedRunner(picture_run), watch=False)
+
+    async def before(pilot: Pilot[int]) -> None:
+        await settle(pilot)
+
+    assert snap_compare(app, terminal_size=SIZES[size], run_before=before)

@@ -1,0 +1,5 @@
+from problem import attend
+
+
+def test_attend():
+    assert attend() == 1
