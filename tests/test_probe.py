@@ -88,3 +88,21 @@ def test_a_leak_is_marked_in_the_causal_picture(live_runner: LiveRunner) -> None
     assert probe.allowed is not None
     text = picture(probe, width=100, style=Style(unicode=False, color=False)).plain
     assert "x leak" in text
+
+
+def test_the_shape_trace_marks_the_first_difference(live_runner: LiveRunner) -> None:
+    key = "06-multi-head-attention"
+    probe = probe_of(live_runner, key, PACK / key / "mutants" / "keys_not_transposed.py")
+    assert probe.learner_trace == ["linear (1, 6, 12)"] * 3  # the product of Q and K failed
+    assert probe.reference_trace[3] == "matmul (1, 3, 6, 6)"
+    lines = picture(probe, width=100, style=Style(unicode=False, color=False)).plain.splitlines()
+    marked = [line for line in lines if "<- first difference" in line]
+    assert marked == ["matmul    -                   (1, 3, 6, 6) <- first difference"]
+
+
+def test_a_solution_trace_matches_the_reference(live_runner: LiveRunner) -> None:
+    key = "02-attention-basics"
+    probe = probe_of(live_runner, key, PACK / key / "solution.py")
+    assert probe.learner_trace == probe.reference_trace
+    assert probe.learner_trace[:4] == ["linear (1, 6, 8)"] * 3 + ["matmul (1, 6, 6)"]
+    assert "first difference" not in picture(probe, width=100).plain

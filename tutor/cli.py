@@ -268,7 +268,8 @@ def show_picture(course: Course, args: argparse.Namespace) -> int:
     if not (exercise.path / "probe.py").is_file():
         raise UsageError(f"{exercise.label} has no attention picture (no probe.py)")
     report = asyncio.run(run_report(exercise, course.problem(exercise), args.timeout))
-    console = Console(highlight=False, soft_wrap=False)
+    width = shutil.get_terminal_size((100, 24)).columns
+    console = Console(highlight=False, soft_wrap=False, width=width)
     probe = report.probe
     if probe is None:
         finished = report.finished
@@ -279,7 +280,6 @@ def show_picture(course: Course, args: argparse.Namespace) -> int:
         raise UsageError(f"--head should be between 1 and {heads(probe)}")
     unicode = not args.ascii and (sys.stdout.encoding or "").lower().replace("-", "") == "utf8"
     style = Style(unicode=unicode, color=console.color_system is not None, numbers=args.numbers)
-    width = shutil.get_terminal_size((100, 24)).columns
     console.print(f"{exercise.label}  ({report.headline()})")
     console.print(
         picture(probe, width=width, head=args.head - 1, style=style, reference_only=args.reference)

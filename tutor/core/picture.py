@@ -52,4 +52,40 @@ def picture(
     )
     if probe.diagnosis and not reference_only:
         text.append(f"\n{probe.diagnosis}", style="bold yellow" if style.color else "bold")
+    if probe.reference_trace and not reference_only:
+        text.append("\n")
+        text.append_text(trace(probe, width=width, style=style))
     return text
+
+
+def trace(probe: ProbeResult, *, width: int, style: Style) -> Text:
+    """The shapes of each step, yours beside the reference's, the first difference marked."""
+    rows = max(len(probe.learner_trace), len(probe.reference_trace))
+    column = max(12, min(20, (width - 34) // 2))
+    lines = Text()
+    lines.append(f"{'step':<10}{'yours':<{column}}{'reference':<{column}}".rstrip()[:width] + "\n")
+    marked = False
+    missing = "-" if not style.unicode else "—"
+    for index in range(rows):
+        mine = step(probe.learner_trace, index)
+        theirs = step(probe.reference_trace, index)
+        name = (mine or theirs or ("", ""))[0]
+        different = mine != theirs and not marked
+        marked = marked or different
+        line = (
+            f"{name:<10}{(mine[1] if mine else missing):<{column}}"
+            f"{(theirs[1] if theirs else missing):<{column}}"
+        ).rstrip()
+        arrow = " <- first difference" if not style.unicode else " ← first difference"
+        line = (line + arrow)[:width] if different else line[:width]
+        highlight = "bold red" if style.color else "bold"
+        lines.append(line + "\n", style=highlight if different else "")
+    return lines
+
+
+def step(steps: list[str], index: int) -> tuple[str, str] | None:
+    """("matmul", "(1, 6, 6)") from "matmul (1, 6, 6)"."""
+    if index >= len(steps):
+        return None
+    name, _, shape = steps[index].partition(" ")
+    return name, shape

@@ -106,6 +106,8 @@ class ProbeResult(Event):
     problem: str = ""  # why the learner's weights could not be captured
     diagnosis: str = ""  # which known mistake the learner's weights equal, if one does
     diagnosis_hint: str = ""  # the id of the hint for that mistake
+    learner_trace: list[str] = field(default_factory=list)  # "matmul (1, 6, 6)", step by step
+    reference_trace: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)

@@ -54,6 +54,43 @@ class SoftmaxRecorder(TorchFunctionMode):
         return result
 
 
+TRACED = {
+    torch.nn.functional.linear: "linear",
+    torch.matmul: "matmul",
+    torch.Tensor.matmul: "matmul",
+    torch.Tensor.__matmul__: "matmul",
+    torch.bmm: "matmul",
+    torch.einsum: "einsum",
+    torch.Tensor.masked_fill: "masked_fill",
+    torch.Tensor.masked_fill_: "masked_fill",
+    torch.where: "where",
+    torch.nn.functional.scaled_dot_product_attention: "sdpa",
+    **{softmax: "softmax" for softmax in SOFTMAXES},
+}
+TRACE_STEPS = 24
+
+
+class ShapeTracer(TorchFunctionMode):
+    """Notes the shape each projection, product, mask and softmax produces, in order."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.steps: list[str] = []
+
+    def __torch_function__(
+        self,
+        func: Callable[..., Any],
+        types: Any,
+        args: tuple[Any, ...] = (),
+        kwargs: dict[str, Any] | None = None,
+    ) -> Any:
+        result = func(*args, **(kwargs or {}))
+        name = TRACED.get(func)
+        if name and isinstance(result, torch.Tensor) and len(self.steps) < TRACE_STEPS:
+            self.steps.append(f"{name} {tuple(result.shape)}")
+        return result
+
+
 def captured_softmax(run: Callable[[], object]) -> torch.Tensor:
     """Run ``run`` and return the last softmax it computed; ValueError if there was none."""
     with SoftmaxRecorder() as recorder:
@@ -104,9 +141,17 @@ def as_heads(weights: object) -> list[list[list[float]]]:
 
 
 def capture(probe: types.ModuleType, module: types.ModuleType) -> list[list[list[float]]]:
+    return traced(probe, module, ShapeTracer())
+
+
+def traced(
+    probe: types.ModuleType, module: types.ModuleType, tracer: ShapeTracer
+) -> list[list[list[float]]]:
+    """The module's weights on the probe's example, noting the shapes on the way."""
     torch.manual_seed(0)
-    with torch.no_grad():
-        return as_heads(probe.weights(module))
+    with torch.no_grad(), tracer:
+        result = probe.weights(module)
+    return as_heads(result)
 
 
 def close(a: list[list[list[float]]], b: list[list[list[float]]]) -> bool:
@@ -146,17 +191,18 @@ def run_probe(
     if getattr(probe, "CAUSAL", False):
         allowed = [[j <= i for j in range(len(keys))] for i in range(len(queries))]
     mine, problem = None, ""
+    learner_trace, reference_trace = ShapeTracer(), ShapeTracer()
     if learner is None:
         problem = "your file could not be imported"
     else:
         try:
-            mine = capture(probe, learner)
+            mine = traced(probe, learner, learner_trace)
         except Exception as error:  # noqa: BLE001 - the learner's forward may raise anything
             problem = f"nothing captured: {short_message(error)}"
     reference = None
     if solution is not None:
         try:
-            reference = capture(probe, load(solution, "attn_reference"))
+            reference = traced(probe, load(solution, "attn_reference"), reference_trace)
         except Exception as error:  # noqa: BLE001 - a broken reference is reported, not raised
             problem = problem or f"the reference failed: {short_message(error)}"
     diagnosis, hint = "", ""
@@ -166,6 +212,8 @@ def run_probe(
         run_id=0,
         diagnosis=diagnosis,
         diagnosis_hint=hint,
+        learner_trace=learner_trace.steps,
+        reference_trace=reference_trace.steps,
         queries=queries,
         keys=keys,
         learner=mine,
