@@ -135,3 +135,14 @@ def test_after_sigkill_of_the_app_the_worker_ends_by_itself(tutor: tuple[Path, i
     app, worker, _ = processes(pane_pid)
     app.kill()
     assert all_gone([worker], 1.0) == []
+
+
+def test_a_save_draws_the_attention_picture(tutor: tuple[Path, int]) -> None:
+    workspace, _ = tutor
+    wait_for(lambda s: "warming up" not in s and "not implemented yet" in s, 120, "a first run")
+    tmux("send-keys", "-t", f"{SESSION}:0", "n")
+    wait_for(lambda s: "Attention basics" in s and "Attention ─" in s, 10, "exercise 02's panes")
+    mistake = BASICS / "mutants" / "softmax_over_queries.py"
+    shutil.copy(mistake, workspace / BASICS.name / "problem.py")
+    wait_for(lambda s: "reference" in s and "The   │" in s, 5, "the attention matrix")
+    wait_for(lambda s: "Your weights match" in s, 5, "the diagnosis")

@@ -51,7 +51,9 @@ def picture(
         problem=problem,
     )
     if probe.diagnosis and not reference_only:
-        text.append(f"\n{probe.diagnosis}", style="bold yellow" if style.color else "bold")
+        # The diagnosis leads: in a small pane it must not hide below the matrices.
+        lead = Text(probe.diagnosis + "\n", style="bold yellow" if style.color else "bold")
+        text = lead + text
     if probe.reference_trace and not reference_only:
         text.append("\n")
         text.append_text(trace(probe, width=width, style=style))
