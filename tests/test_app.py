@@ -253,7 +253,7 @@ def test_the_attention_pane_shows_the_picture(tmp_path: Path) -> None:
         keys=["The", "cat"],
         learner=[[[0.5, 0.5], [0.5, 0.5]], [[1.0, 0.0], [0.0, 1.0]]],
         reference=[[[1.0, 0.0], [0.3, 0.7]], [[1.0, 0.0], [0.0, 1.0]]],
-        diagnosis="Your weights match what a test mistake gives.",
+        diagnosis="Your weights match a known mistake: a test mistake.",
     )
 
     def with_picture(source: str) -> list[Event]:

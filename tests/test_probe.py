@@ -78,7 +78,7 @@ def test_each_mutant_is_named_or_left_unnamed(
     if mutant.path.name in indistinct(key):
         assert probe.diagnosis == ""
     else:
-        assert probe.diagnosis == f"Your weights match what {mutant.misconception} gives."
+        assert probe.diagnosis == f"Your weights match a known mistake: {mutant.misconception}."
         assert probe.diagnosis_hint == (mutant.hint or "")
 
 

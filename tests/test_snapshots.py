@@ -89,7 +89,7 @@ def tokens_probe() -> ProbeResult:
         learner=[learner],
         reference=[reference],
         allowed=CAUSAL,
-        diagnosis="Your weights match what the mask applied after the softmax gives.",
+        diagnosis="Your weights match a known mistake: the mask applied after the softmax.",
     )
 
 

@@ -174,7 +174,7 @@ def diagnose(
     if len({m.misconception for m in matches}) != 1:
         return "", ""  # no match, or mutants the example cannot tell apart: say nothing
     found = matches[0]
-    return f"Your weights match what {found.misconception} gives.", found.hint or ""
+    return f"Your weights match a known mistake: {found.misconception}.", found.hint or ""
 
 
 def run_probe(
