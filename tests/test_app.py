@@ -288,3 +288,35 @@ def test_the_attention_pane_is_absent_without_a_probe(tmp_path: Path) -> None:
             assert not app.query_one("#attention").display
 
     asyncio.run(scenario())
+
+
+def test_a_diagnosed_mistake_offers_its_hint_first(tmp_path: Path) -> None:
+    from tutor.core.catalog import builtin_pack
+    from tutor.core.protocol import Event, ProbeResult
+
+    probe = ProbeResult(
+        run_id=1,
+        queries=["The"],
+        keys=["The"],
+        learner=[[[1.0]]],
+        reference=[[[1.0]]],
+        diagnosis="Your weights match a known mistake: softmax over the queries.",
+        diagnosis_hint="softmax-axis",
+    )
+
+    def diagnosed(source: str) -> list[Event]:
+        events = failing(source)
+        return [*events[:-1], probe, events[-1]]
+
+    async def scenario() -> None:
+        app = make_app(builtin_pack(), tmp_path / "ws", ScriptedRunner(diagnosed))
+        async with app.run_test(size=(160, 48)) as pilot:
+            await settle(pilot)
+            await pilot.press("n")
+            await settle(pilot)
+            assert "fits the mistake your weights show" in body(app, "#hints-body")
+            await pilot.press("h")
+            await settle(pilot)
+            assert app.course.progress.of("02-attention-basics").hints_seen == ["softmax-axis"]
+
+    asyncio.run(scenario())

@@ -362,11 +362,18 @@ class TutorApp(App[int]):
             return
         pane.show(report, "problem.py")
 
-    def show_hints(self) -> None:
+    def failure(self) -> tuple[set[str], str]:
+        """The failing tests of the latest finished run, and the hint its picture points to."""
         report = self.reports.get(self.exercise.key)
-        failing = report.failing_tests if report is not None and report.done else set()
+        if report is None or not report.done or report.passed:
+            return set(), ""
+        preferred = report.probe.diagnosis_hint if report.probe is not None else ""
+        return report.failing_tests, preferred
+
+    def show_hints(self) -> None:
+        failing, preferred = self.failure()
         seen = self.course.progress.of(self.exercise.key).hints_seen
-        self.main.query_one(HintsPane).show(self.exercise, seen, failing)
+        self.main.query_one(HintsPane).show(self.exercise, seen, failing, preferred)
 
     def refresh_list(self) -> None:
         exercises = self.course.catalog.exercises
@@ -438,10 +445,9 @@ class TutorApp(App[int]):
         self.main.toggle_class("-show-results")
 
     def action_hint(self) -> None:
-        report = self.reports.get(self.exercise.key)
-        failing = report.failing_tests if report is not None and report.done else set()
+        failing, preferred = self.failure()
         entry = self.course.progress.of(self.exercise.key)
-        hint = next_hint(self.exercise, entry.hints_seen, failing)
+        hint = next_hint(self.exercise, entry.hints_seen, failing, preferred)
         if hint is None:
             self.notify("No more hints for this exercise.")
             return
