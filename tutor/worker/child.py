@@ -219,15 +219,6 @@ def run_child(request: RunRequest, workdir: Path, event_fd: int) -> NoReturn:
         sys.stdin = open(os.devnull)  # noqa: SIM115 - stays open for the child's life
         finished, learner = run(request, workdir, emit)
         emit(finished)
-        probe = workdir / PACKAGE / "probe.py"
-        if finished.verdict is not Verdict.MISSING and probe.is_file():
-            from tutor.core.catalog import Exercise, read_exercise
-            from tutor.worker.probe import run_probe
-
-            exercise = read_exercise(Path(request.exercise_dir))
-            mutants = list(exercise.mutants) if isinstance(exercise, Exercise) else []
-            solution = Path(request.exercise_dir) / "solution.py"
-            emit(run_probe(probe, learner, solution if solution.is_file() else None, mutants))
     except BaseException as error:  # noqa: BLE001 - whatever happens, the worker must hear
         emit(
             RunFinished(
@@ -236,11 +227,35 @@ def run_child(request: RunRequest, workdir: Path, event_fd: int) -> NoReturn:
                 message=f"the test process failed: {short_message(error)}",
             )
         )
+    else:
+        # The verdict is out; whatever the learner's code does now costs only the picture.
+        with contextlib.suppress(BaseException):
+            picture(request, workdir, learner, finished, emit)
     finally:
         with contextlib.suppress(BaseException):
             sys.stdout.flush()
             sys.stderr.flush()
         os._exit(0)
+
+
+def picture(
+    request: RunRequest,
+    workdir: Path,
+    learner: types.ModuleType | None,
+    finished: RunFinished,
+    emit: Channel,
+) -> None:
+    """Send the attention picture, if the exercise has a probe."""
+    probe = workdir / PACKAGE / "probe.py"
+    if finished.verdict is Verdict.MISSING or not probe.is_file():
+        return
+    from tutor.core.catalog import Exercise, read_exercise
+    from tutor.worker.probe import run_probe
+
+    exercise = read_exercise(Path(request.exercise_dir))
+    mutants = list(exercise.mutants) if isinstance(exercise, Exercise) else []
+    solution = Path(request.exercise_dir) / "solution.py"
+    emit(run_probe(probe, learner, solution if solution.is_file() else None, mutants))
 
 
 def run(

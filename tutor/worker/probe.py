@@ -167,7 +167,7 @@ def diagnose(
     for number, mutant in enumerate(mutants):
         try:
             theirs = capture(probe, load(mutant.path, f"attn_mutant_{number}"))
-        except Exception:  # noqa: BLE001 - a mutant that cannot run matches nothing
+        except BaseException:  # noqa: BLE001 - a mutant that cannot run matches nothing
             continue
         if close(mine, theirs):
             matches.append(mutant)
@@ -197,13 +197,13 @@ def run_probe(
     else:
         try:
             mine = traced(probe, learner, learner_trace)
-        except Exception as error:  # noqa: BLE001 - the learner's forward may raise anything
+        except BaseException as error:  # noqa: BLE001 - learner code may even sys.exit()
             problem = f"nothing captured: {short_message(error)}"
     reference = None
     if solution is not None:
         try:
             reference = traced(probe, load(solution, "attn_reference"), reference_trace)
-        except Exception as error:  # noqa: BLE001 - a broken reference is reported, not raised
+        except BaseException as error:  # noqa: BLE001 - a broken reference is reported
             problem = problem or f"the reference failed: {short_message(error)}"
     diagnosis, hint = "", ""
     if mine is not None and reference is not None and not close(mine, reference):

@@ -186,8 +186,9 @@ class Worker:
         # The child cannot speak for another run, whatever it writes.
         event = replace(event, run_id=run.request.run_id)
         if isinstance(event, RunFinished):
-            run.finished = event
-            run.finished_at = time.monotonic()
+            if run.finished is None:  # the first verdict is the run's; nothing overrides it
+                run.finished = event
+                run.finished_at = time.monotonic()
         elif isinstance(event, FORWARDED):
             if isinstance(event, TestOutcome):
                 run.last_test = event.name
