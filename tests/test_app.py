@@ -258,7 +258,7 @@ def test_the_attention_pane_shows_the_picture(tmp_path: Path) -> None:
 
     def with_picture(source: str) -> list[Event]:
         events = failing(source)
-        return [*events[:-1], probe, events[-1]]
+        return [*events, probe]  # the verdict first, the picture after it
 
     async def scenario() -> None:
         app = make_app(builtin_pack(), tmp_path / "ws", ScriptedRunner(with_picture))
@@ -306,7 +306,7 @@ def test_a_diagnosed_mistake_offers_its_hint_first(tmp_path: Path) -> None:
 
     def diagnosed(source: str) -> list[Event]:
         events = failing(source)
-        return [*events[:-1], probe, events[-1]]
+        return [*events, probe]  # the verdict first, the picture after it
 
     async def scenario() -> None:
         app = make_app(builtin_pack(), tmp_path / "ws", ScriptedRunner(diagnosed))

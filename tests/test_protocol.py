@@ -8,6 +8,7 @@ from tutor.core.protocol import (
     CollectionError,
     Event,
     Notice,
+    RunClosed,
     RunFinished,
     RunRequest,
     RunStarted,
@@ -79,3 +80,7 @@ def test_running_headline_counts_progress() -> None:
     report.add(TestOutcome(run_id=1, name="test_a"))
     assert not report.done
     assert report.headline() == "running… 1 of 4 tests done"
+
+
+def test_closed_round_trips() -> None:
+    assert decode(encode(RunClosed(run_id=4))) == RunClosed(run_id=4)

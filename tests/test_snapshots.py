@@ -95,7 +95,7 @@ def tokens_probe() -> ProbeResult:
 
 def picture_run(source: str) -> list[Any]:
     events = failing(source)
-    return [*events[:-1], tokens_probe(), events[-1]]
+    return [*events, tokens_probe()]  # the verdict first, the picture after it
 
 
 @pytest.mark.parametrize("size", SIZES)

@@ -1,8 +1,10 @@
 """The tutor's side of the test worker: start runs, stream their events, cancel them.
 
-``Runner.run`` is an async generator of events that always ends with exactly one
-``RunFinished``. Closing the generator early (a newer save arrived, the task was
-cancelled) cancels the run in the worker. The worker is started on first use or by
+``Runner.run`` is an async generator of events that always yields exactly one
+``RunFinished``, the verdict, as soon as it is known; the attention picture (a
+``ProbeResult``) may follow it, and the generator ends when the worker closes the run.
+Closing the generator early (a newer save arrived, the task was cancelled) cancels
+the run in the worker. The worker is started on first use or by
 ``start()``, and started again if it died; torch is never imported on this side.
 """
 
@@ -20,6 +22,7 @@ from typing import IO
 from tutor.core.protocol import (
     Event,
     Notice,
+    RunClosed,
     RunFinished,
     RunRequest,
     Verdict,
@@ -115,6 +118,7 @@ class Runner:
                     "the next save starts a new one",
                 )
             )
+            queue.put_nowait(RunClosed(run_id=run_id))
 
     async def wait_ready(self) -> bool:
         try:
@@ -155,18 +159,22 @@ class Runner:
         )
         queue: asyncio.Queue[Event] = asyncio.Queue()
         self.queues[run_id] = queue
-        finished = False
+        finished = closed = False
         try:
             await self.send(request.to_json())
             while True:
                 event = await queue.get()
-                finished = isinstance(event, RunFinished)
-                yield event
-                if finished:
+                if isinstance(event, RunClosed):
+                    closed = True
                     return
+                if isinstance(event, RunFinished):
+                    if finished:
+                        continue  # the worker died after the verdict: the verdict stands
+                    finished = True
+                yield event
         finally:
             self.queues.pop(run_id, None)
-            if not finished:
+            if not closed:
                 with contextlib.suppress(Exception):
                     await self.send(f'{{"op":"cancel","run_id":{run_id}}}')
 

@@ -91,6 +91,13 @@ class RunFinished(Event):
 
 
 @dataclass(frozen=True)
+class RunClosed(Event):
+    """Nothing more will come for this run (its verdict came first, its picture after)."""
+
+    kind: ClassVar[str] = "closed"
+
+
+@dataclass(frozen=True)
 class ProbeResult(Event):
     """The attention weights of the learner's code and of the reference on the example.
 
@@ -133,6 +140,7 @@ EVENT_TYPES: dict[str, type[Event]] = {
         TestOutcome,
         CollectionError,
         RunFinished,
+        RunClosed,
         ProbeResult,
         WorkerReady,
         Notice,

@@ -27,7 +27,7 @@ from textual.widgets import Footer, Header, Markdown, OptionList, ProgressBar, S
 
 from tutor.core.catalog import Exercise
 from tutor.core.course import Course
-from tutor.core.protocol import ProbeResult, Verdict
+from tutor.core.protocol import ProbeResult, RunFinished, Verdict
 from tutor.core.report import RunReport
 from tutor.runner import Runner
 from tutor.ui.watcher import Watcher
@@ -248,14 +248,19 @@ class TutorApp(App[int]):
         try:
             async for event in self.runner.run(exercise.path, self.course.problem(exercise)):
                 report.add(event)
+                if isinstance(event, RunFinished):
+                    self.finish_run(exercise, report)  # the verdict, before any picture
+                    continue
                 if isinstance(event, ProbeResult):
                     self.pictures[exercise.key] = event
                 if exercise.key == self.exercise.key:
                     self.show_results()
+                    if isinstance(event, ProbeResult):
+                        self.show_hints()  # a diagnosis may point to a hint
         finally:
             if self.running == exercise.key:
                 self.running = None
-        self.finish_run(exercise, report)
+                self.refresh_status()
 
     def finish_run(self, exercise: Exercise, report: RunReport) -> None:
         finished = report.finished

@@ -28,6 +28,7 @@ from tutor.core.protocol import (
     CollectionError,
     Event,
     ProbeResult,
+    RunClosed,
     RunFinished,
     RunRequest,
     RunStarted,
@@ -57,6 +58,7 @@ class Run:
     buffer: bytes = b""
     finished: RunFinished | None = None
     finished_at: float = 0.0
+    delivered: bool = False  # the verdict has gone to the tutor
     last_test: str = ""
     counts: RunFinished = field(default_factory=lambda: RunFinished(run_id=0))
 
@@ -189,6 +191,7 @@ class Worker:
             if run.finished is None:  # the first verdict is the run's; nothing overrides it
                 run.finished = event
                 run.finished_at = time.monotonic()
+                self.deliver(run, event)  # at once: the picture, if any, follows
         elif isinstance(event, FORWARDED):
             if isinstance(event, TestOutcome):
                 run.last_test = event.name
@@ -295,10 +298,18 @@ class Worker:
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(run.pid, signal.SIGKILL)
         if finished is not None:
-            output = read_tail(run.workdir / OUTPUT_FILE, run.request.output_limit)
-            duration = round(time.monotonic() - run.started, 4)
-            self.send(replace(finished, duration=duration, output=output))
+            self.deliver(run, finished)
+        self.send(RunClosed(run_id=run.request.run_id))
         shutil.rmtree(run.workdir, ignore_errors=True)
+
+    def deliver(self, run: Run, finished: RunFinished) -> None:
+        """Send the run's verdict, once, with its duration and the tail of its output."""
+        if run.delivered:
+            return
+        run.delivered = True
+        output = read_tail(run.workdir / OUTPUT_FILE, run.request.output_limit)
+        duration = round(time.monotonic() - run.started, 4)
+        self.send(replace(finished, duration=duration, output=output))
 
 
 def read_tail(path: Path, limit: int) -> str:
