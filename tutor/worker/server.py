@@ -166,6 +166,8 @@ class Worker:
         self.selector.register(read_end, selectors.EVENT_READ, run)
 
     def read_events(self, run: Run) -> None:
+        if self.runs.get(run.request.run_id) is not run:
+            return  # finished earlier in this same round of select; its fd may be reused
         try:
             chunk = os.read(run.events, 65536)
         except BlockingIOError:
@@ -173,7 +175,8 @@ class Worker:
         except OSError:
             chunk = b""
         if not chunk:
-            self.selector.unregister(run.events)
+            with contextlib.suppress(KeyError, ValueError):
+                self.selector.unregister(run.events)
             return
         run.buffer += chunk
         *lines, run.buffer = run.buffer.split(b"\n")
