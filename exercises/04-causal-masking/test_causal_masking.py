@@ -14,7 +14,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from problem import CausalSelfAttention
-from tutor.testkit import (
+from tutor.worker.testkit import (
     assert_close,
     assert_shape,
     closest_match,

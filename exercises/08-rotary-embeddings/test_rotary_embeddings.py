@@ -9,7 +9,7 @@ import torch
 from torch.nn import functional as F
 
 from problem import apply_rope, rope_attention, rope_frequencies
-from tutor.testkit import (
+from tutor.worker.testkit import (
     assert_close,
     assert_rows_sum_to_one,
     assert_shape,

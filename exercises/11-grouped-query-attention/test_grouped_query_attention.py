@@ -10,7 +10,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from problem import GroupedQueryAttention
-from tutor.testkit import (
+from tutor.worker.testkit import (
     assert_close,
     assert_rows_sum_to_one,
     assert_shape,

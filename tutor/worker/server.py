@@ -345,9 +345,6 @@ def warm_up() -> None:
         with contextlib.suppress(ImportError):
             importlib.import_module(name)
 
-    import tutor.testkit
-    import tutor.worker.plugin  # noqa: F401
-
 
 def die_with_parent() -> None:
     """Ask Linux to end this worker when the tutor that started it ends, even by SIGKILL."""
