@@ -54,3 +54,17 @@ def live_runner() -> Iterator[LiveRunner]:
     live = LiveRunner(timeout=4.0)
     yield live
     live.close()
+
+
+@pytest.fixture
+def tutor(tmp_path: Path) -> Iterator[tuple[Path, int]]:
+    """The tutor open in a detached tmux session; yields the workspace and the pane's pid."""
+    from tests.terminal import pane_pid, start, stop, tutor_command, wait_for
+
+    workspace = tmp_path / "ws"
+    start(tutor_command(workspace), cwd=tmp_path)
+    try:
+        wait_for(lambda s: "Lesson" in s, 30, "the app")
+        yield workspace, pane_pid()
+    finally:
+        stop()

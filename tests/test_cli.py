@@ -49,8 +49,10 @@ def test_list_json_and_first_use_message(tmp_path: Path) -> None:
     assert str(tmp_path / "ws") in result.stderr
 
 
-def test_where_prints_the_workspace(tmp_path: Path) -> None:
-    result = attn("where", "--workspace", str(tmp_path / "ws"))
+@pytest.mark.parametrize("before", [False, True], ids=["after the command", "before it"])
+def test_where_prints_the_workspace(tmp_path: Path, before: bool) -> None:
+    option = ("--workspace", str(tmp_path / "ws"))
+    result = attn(*option, "where") if before else attn("where", *option)
     assert result.returncode == 0
     assert f"workspace: {tmp_path / 'ws'}" in result.stdout
 

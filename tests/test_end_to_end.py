@@ -5,64 +5,25 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-import sys
 import time
-from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import psutil
 import pytest
 
 from tests.conftest import BASICS
+from tests.terminal import SESSION, all_gone, processes, tmux, wait_for
 
 pytestmark = [
     pytest.mark.slow,
     pytest.mark.skipif(shutil.which("tmux") is None, reason="needs tmux"),
 ]
 
-SESSION = f"attn-tutor-e2e-{os.getpid()}"
-
-
-def tmux(*args: str) -> str:
-    done = subprocess.run(["tmux", *args], capture_output=True, text=True, check=True)
-    return done.stdout
-
-
-def screen() -> str:
-    return tmux("capture-pane", "-t", f"{SESSION}:0", "-p")
-
-
-def wait_for(condition: Callable[[str], bool], limit: float, what: str) -> float:
-    """Poll the screen until ``condition`` holds; returns the seconds it took."""
-    start = time.monotonic()
-    while time.monotonic() - start < limit:
-        if condition(screen()):
-            return time.monotonic() - start
-        time.sleep(0.1)
-    raise AssertionError(f"{what} did not appear within {limit} s; the screen was:\n{screen()}")
-
-
-@pytest.fixture
-def tutor(tmp_path: Path) -> Iterator[tuple[Path, int]]:
-    """The tutor running in a detached tmux session; yields the workspace and the app's pid."""
-    workspace = tmp_path / "ws"
-    command = (
-        f"cd {tmp_path} && TERM=xterm-256color {sys.executable} -m tutor "
-        f"--workspace {workspace} --exercises {BASICS.parent}"
-    )
-    tmux("new-session", "-d", "-s", SESSION, "-x", "120", "-y", "40", command)
-    try:
-        wait_for(lambda s: "Lesson" in s, 30, "the app")
-        pid = int(tmux("display-message", "-p", "-t", f"{SESSION}:0", "#{pane_pid}").strip())
-        yield workspace, pid
-    finally:
-        subprocess.run(["tmux", "kill-session", "-t", SESSION], capture_output=True)
-
 
 def test_saves_show_verdicts_and_quit_leaves_nothing(tutor: tuple[Path, int]) -> None:
     workspace, pane_pid = tutor
     problem = workspace / "01-dot-products-and-softmax" / "problem.py"
-    wait_for(lambda s: "warming up" not in s and "not implemented yet" in s, 120, "a first run")
+    wait_for(lambda s: "warming up" not in s and "fill in the TODOs" in s, 120, "a first run")
     app = psutil.Process(pane_pid)
     family = [app, *app.children(recursive=True)]
 
@@ -96,32 +57,9 @@ def test_saves_show_verdicts_and_quit_leaves_nothing(tutor: tuple[Path, int]) ->
     assert not left, f"processes left after q: {left}"
 
 
-def processes(pane_pid: int) -> tuple[psutil.Process, psutil.Process, list[psutil.Process]]:
-    """The app, its warm worker, and every process under the pane."""
-    pane = psutil.Process(pane_pid)
-    family = [pane, *pane.children(recursive=True)]
-    app = next(
-        p
-        for p in family
-        if "tutor.worker" not in " ".join(p.cmdline()) and "tutor" in " ".join(p.cmdline())
-    )
-    worker = next(p for p in family if "tutor.worker.server" in " ".join(p.cmdline()))
-    return app, worker, family
-
-
-def all_gone(family: list[psutil.Process], limit: float) -> list[list[str]]:
-    deadline = time.monotonic() + limit
-    while time.monotonic() < deadline:
-        alive = [p for p in family if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
-        if not alive:
-            return []
-        time.sleep(0.05)
-    return [p.cmdline() for p in alive]
-
-
 def test_a_dropped_terminal_saves_progress_and_ends_everything(tutor: tuple[Path, int]) -> None:
     workspace, pane_pid = tutor
-    wait_for(lambda s: "not implemented yet" in s, 120, "a first run")
+    wait_for(lambda s: "fill in the TODOs" in s, 120, "a first run")
     _, _, family = processes(pane_pid)
     tmux("kill-session", "-t", SESSION)  # the terminal goes away: SIGHUP
     assert all_gone(family, 2.0) == []
@@ -131,7 +69,7 @@ def test_a_dropped_terminal_saves_progress_and_ends_everything(tutor: tuple[Path
 
 def test_after_sigkill_of_the_app_the_worker_ends_by_itself(tutor: tuple[Path, int]) -> None:
     _, pane_pid = tutor
-    wait_for(lambda s: "not implemented yet" in s, 120, "a first run")
+    wait_for(lambda s: "fill in the TODOs" in s, 120, "a first run")
     app, worker, _ = processes(pane_pid)
     app.kill()
     assert all_gone([worker], 1.0) == []
@@ -139,7 +77,7 @@ def test_after_sigkill_of_the_app_the_worker_ends_by_itself(tutor: tuple[Path, i
 
 def test_a_save_draws_the_attention_picture(tutor: tuple[Path, int]) -> None:
     workspace, _ = tutor
-    wait_for(lambda s: "warming up" not in s and "not implemented yet" in s, 120, "a first run")
+    wait_for(lambda s: "warming up" not in s and "fill in the TODOs" in s, 120, "a first run")
     tmux("send-keys", "-t", f"{SESSION}:0", "n")
     wait_for(lambda s: "Attention basics" in s and "Attention ─" in s, 10, "exercise 02's panes")
     mistake = BASICS / "mutants" / "softmax_over_queries.py"

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import sys
 from collections.abc import Sequence
 from dataclasses import asdict
@@ -36,6 +37,39 @@ def package_version() -> str:
         return "unknown"
 
 
+def add_common_options(parser: argparse.ArgumentParser, *, before_command: bool) -> None:
+    """--exercises, --workspace and --timeout, accepted before or after the command.
+
+    After the command their defaults are left out, so they never undo the same option
+    given before it (``attn-tutor --workspace W where``).
+    """
+
+    def default(value: object) -> object:
+        return value if before_command else argparse.SUPPRESS
+
+    parser.add_argument(
+        "--exercises",
+        type=Path,
+        metavar="DIR",
+        default=default(None),
+        help="a folder of exercise folders (default: built-in)",
+    )
+    parser.add_argument(
+        "--workspace",
+        type=Path,
+        metavar="DIR",
+        default=default(None),
+        help=f"where your problem.py files live (default: ${ENV_VAR}, else ~/attn-tutor)",
+    )
+    parser.add_argument(
+        "--timeout",
+        type=float,
+        default=default(10.0),
+        metavar="S",
+        help="time limit per run (default 10)",
+    )
+
+
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(
         prog="attn-tutor",
@@ -43,24 +77,9 @@ def parser() -> argparse.ArgumentParser:
         "an exercise's problem.py in your editor and see the tests on every save.",
     )
     top.add_argument("--version", action="version", version=f"attn-tutor {package_version()}")
+    add_common_options(top, before_command=True)
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument(
-        "--exercises",
-        type=Path,
-        metavar="DIR",
-        help="a folder of exercise folders (default: built-in)",
-    )
-    common.add_argument(
-        "--workspace",
-        type=Path,
-        metavar="DIR",
-        help=f"where your problem.py files live (default: ${ENV_VAR}, else ~/attn-tutor)",
-    )
-    common.add_argument(
-        "--timeout", type=float, default=10.0, metavar="S", help="time limit per run (default 10)"
-    )
-    for action in common._actions:
-        top._add_action(action)
+    add_common_options(common, before_command=False)
     top.add_argument("--poll", action="store_true", help="watch files by polling (network drives)")
     top.add_argument(
         "--theme",
@@ -110,6 +129,20 @@ def main(argv: Sequence[str] | None = None) -> None:
     sys.exit(code)
 
 
+def terminal_problem() -> str:
+    """Why this terminal cannot show the app, in words that say what to do; else ''."""
+    plain = "`attn-tutor check EX` and `attn-tutor show EX` print plain text anywhere"
+    if not (sys.stdin.isatty() and sys.stdout.isatty()):
+        return f"the tutor needs an interactive terminal (input or output is redirected); {plain}"
+    term = os.environ.get("TERM", "")
+    if term in ("dumb", "unknown"):
+        return (
+            f"the tutor needs a terminal that can move the cursor, and TERM is {term!r}; "
+            f"run it in a terminal such as xterm, tmux or screen (TERM=xterm-256color), or: {plain}"
+        )
+    return ""
+
+
 def dispatch(args: argparse.Namespace) -> int:
     if args.timeout <= 0:
         raise UsageError("--timeout must be a positive number of seconds")
@@ -124,6 +157,14 @@ def dispatch(args: argparse.Namespace) -> int:
         print(f"attn-tutor: {message}", file=sys.stderr)
     match args.command:
         case None:
+            unfit = terminal_problem()
+            if unfit:
+                raise UsageError(unfit)
+            # Textual sizes the screen through shutil.get_terminal_size, which trusts these
+            # over the terminal: left exported by a shell or a tool, they would pin the app
+            # to a size the window no longer has.
+            os.environ.pop("COLUMNS", None)
+            os.environ.pop("LINES", None)
             from tutor.ui.app import run_app
 
             try:

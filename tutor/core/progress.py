@@ -2,12 +2,17 @@
 
 Stored as ``progress.json`` in the workspace's state folder and always written
 atomically. A file that cannot be read back is moved aside with a message, never
-allowed to stop the tutor.
+allowed to stop the tutor. Two tutors open on one workspace both save safely: each save
+merges with what the other wrote, under a lock, so neither undoes the other's record.
 """
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
+import os
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -38,6 +43,9 @@ class Progress:
     current: str | None = None
     exercises: dict[str, ExerciseProgress] = field(default_factory=dict)
     warning: str = ""  # set when the stored file had to be moved aside
+    # Attempts per exercise as last read from or written to the file: what this process
+    # added since is the difference, which a merge adds to the other process's count.
+    synced: dict[str, int] = field(default_factory=dict)
 
     def of(self, key: str) -> ExerciseProgress:
         return self.exercises.setdefault(key, ExerciseProgress())
@@ -66,14 +74,56 @@ class Progress:
         return {key for key, entry in self.exercises.items() if entry.first_solved}
 
     def save(self) -> None:
-        """Write atomically; ``OSError`` tells the caller the disk refused."""
-        payload = {
-            "version": VERSION,
-            "current": self.current,
-            "exercises": {key: asdict(entry) for key, entry in sorted(self.exercises.items())},
-        }
+        """Merge with the stored record and write atomically; ``OSError`` if the disk refused."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        replace_atomically(self.path, (json.dumps(payload, indent=2) + "\n").encode())
+        with locked(self.path.with_name(f".{self.path.name}.lock")):
+            stored = read_quietly(self.path)
+            if stored is not None:
+                self.merge(stored)
+            payload = {
+                "version": VERSION,
+                "current": self.current,
+                "exercises": {key: asdict(entry) for key, entry in sorted(self.exercises.items())},
+            }
+            replace_atomically(self.path, (json.dumps(payload, indent=2) + "\n").encode())
+        self.synced = {key: entry.attempts for key, entry in self.exercises.items()}
+
+    def merge(self, stored: Progress) -> None:
+        """Take in what another tutor saved since this one last read or wrote the file."""
+        for key, theirs in stored.exercises.items():
+            mine = self.exercises.get(key)
+            if mine is None:
+                self.exercises[key] = theirs
+                continue
+            added = max(0, mine.attempts - self.synced.get(key, 0))
+            latest = mine if (mine.last_run or "") >= (theirs.last_run or "") else theirs
+            solved = [t for t in (mine.first_solved, theirs.first_solved) if t]
+            mine.attempts = theirs.attempts + added
+            mine.hints_seen += [h for h in theirs.hints_seen if h not in mine.hints_seen]
+            mine.first_solved = min(solved) if solved else None
+            mine.last_run = latest.last_run
+            mine.status = latest.status
+            if mine.first_solved and mine.status == "passing":
+                mine.status = "solved"
+
+
+@contextlib.contextmanager
+def locked(path: Path) -> Iterator[None]:
+    """Hold an exclusive lock on ``path`` (created if needed) for the block."""
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # closing releases the lock
+
+
+def read_quietly(path: Path) -> Progress | None:
+    """The stored record, or None if there is none or it cannot be read."""
+    try:
+        return parse(path, json.loads(path.read_text(encoding="utf-8")))
+    except (OSError, UnicodeDecodeError, ValueError, TypeError, AttributeError):
+        return None
 
 
 def now() -> str:
@@ -89,9 +139,11 @@ def load(path: Path) -> Progress:
     except (OSError, UnicodeDecodeError) as error:
         return set_aside(path, f"could not be read ({error})")
     try:
-        return parse(path, json.loads(raw))
+        progress = parse(path, json.loads(raw))
     except (ValueError, TypeError, AttributeError) as error:
         return set_aside(path, f"is damaged ({error})")
+    progress.synced = {key: entry.attempts for key, entry in progress.exercises.items()}
+    return progress
 
 
 def parse(path: Path, data: Any) -> Progress:

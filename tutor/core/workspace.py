@@ -7,6 +7,8 @@ backups, logs). Nothing here ever overwrites a learner file without a backup.
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import hashlib
 import os
 import shutil
@@ -23,6 +25,40 @@ STATE_DIR = ".attn-tutor"
 
 class WorkspaceError(Exception):
     """The workspace cannot be used; the message says what to do."""
+
+
+class Claim:
+    """An open tutor's hold on its workspace, so that a second one opened there can say so.
+
+    ``other`` is the process id of a tutor that already holds the workspace (0 when it
+    cannot be read), or None when this one is the only one.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.fd: int | None = None
+        self.other: int | None = None
+        try:
+            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError:
+            return  # a read-only workspace: nothing to hold, nothing to learn
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            try:
+                self.other = int(os.read(fd, 32).decode().strip() or 0)
+            except (OSError, ValueError):
+                self.other = 0
+            os.close(fd)
+            return
+        self.fd = fd
+        with contextlib.suppress(OSError):
+            os.ftruncate(fd, 0)
+            os.write(fd, f"{os.getpid()}\n".encode())
+
+    def release(self) -> None:
+        if self.fd is not None:
+            os.close(self.fd)  # closing releases the lock
+            self.fd = None
 
 
 def default_root(pack: Path, builtin: Path) -> Path:
@@ -60,6 +96,10 @@ class Workspace:
 
     def problem(self, exercise: Exercise) -> Path:
         return self.root / exercise.key / "problem.py"
+
+    def claim(self) -> Claim:
+        """Mark the workspace as open in a tutor until ``release``."""
+        return Claim(self.state / "tutor.lock")
 
     def ensure(self, catalog: Catalog) -> list[Exercise]:
         """Create the workspace and copy every skeleton not yet there; never overwrite.

@@ -8,6 +8,7 @@ import hashlib
 import os
 import shlex
 import signal
+import stat
 import subprocess
 import threading
 import time
@@ -29,6 +30,7 @@ from tutor.core.catalog import Exercise
 from tutor.core.course import Course
 from tutor.core.protocol import ProbeResult, RunFinished, Verdict
 from tutor.core.report import RunReport
+from tutor.core.workspace import Claim
 from tutor.runner import Runner
 from tutor.ui.watcher import Watcher
 from tutor.ui.widgets.attention import AttentionPane
@@ -42,6 +44,7 @@ WATCH_CHECK = 3.0  # seconds to wait for the watcher's own test event before pol
 NARROW = 110  # below this width the panes stack instead of standing side by side
 HANG_UP_GRACE = 1.0  # seconds a hung-up app may take to exit by itself
 NOT_RECORDED = {Verdict.MISSING, Verdict.CANCELLED, Verdict.INTERRUPTED}
+MIN_WIDTH, MIN_HEIGHT = 60, 15  # below this the panes cannot show a line of a lesson
 
 
 def home_relative(path: Path) -> str:
@@ -53,7 +56,11 @@ def home_relative(path: Path) -> str:
 
 
 def digest(path: Path) -> str | None:
+    """The file's content hash; None when it is missing, unreadable or not a plain file."""
     try:
+        # A pipe or a device in place of the file would block the read, and the app with it.
+        if not stat.S_ISREG(path.stat().st_mode):
+            return None
         return hashlib.sha256(path.read_bytes()).hexdigest()
     except OSError:
         return None
@@ -119,6 +126,11 @@ class TutorApp(App[int]):
         self.running: str | None = None
         self.last_run = ""
         self.ticker: Timer | None = None
+        self.claim: Claim | None = None
+        # What a narrow terminal shows: the list over everything, else the lesson or results.
+        self.listing = False
+        self.showing = "lesson"
+        self.closing = False  # set on the way out: runs still ending must not touch the screen
 
     def get_system_commands(self, screen: Screen[object]) -> Iterable[SystemCommand]:
         """Every tutor action by name in the command palette (Ctrl+p), besides the keys."""
@@ -157,16 +169,26 @@ class TutorApp(App[int]):
                 yield AttentionPane(id="attention")
                 yield HintsPane(id="hints")
         yield Static("", id="status")
+        yield Static("", id="too-small")
         yield Footer()
 
     async def on_mount(self) -> None:
         self.main.query_one("#lesson").border_title = "Lesson"
         loop = asyncio.get_running_loop()
-        for number in (signal.SIGHUP, signal.SIGTERM):
+        for number in (signal.SIGHUP, signal.SIGTERM, signal.SIGINT):
             with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
                 loop.add_signal_handler(number, self.hang_up)
-        self.apply_layout(self.size.width)
+        self.apply_layout(self.size.width, self.size.height)
         self.theme = self.theme_name or self.fitting_theme()
+        self.claim = self.course.workspace.claim()
+        if self.claim.other is not None:
+            who = f" (process {self.claim.other})" if self.claim.other else ""
+            self.notify(
+                f"Another attn-tutor{who} is open on this workspace. Both test your saves and "
+                "both keep your progress safely; each shows only its own runs.",
+                severity="warning",
+                timeout=15,
+            )
         for message in self.course.messages:
             self.notify(message, timeout=8)
         for problem in self.course.catalog.problems:
@@ -175,9 +197,10 @@ class TutorApp(App[int]):
             self.watcher.start()
             if self.watcher.polling:
                 self.notify(self.watcher.reason, timeout=8)
-            else:
-                self.watcher.probe()
+            elif self.watcher.probe():
                 self.set_timer(WATCH_CHECK, self.check_watch)
+            else:
+                self.check_watch()
         self.refresh_list()
         # The lesson's Markdown takes a moment to lay out: paint the frame first.
         self.call_after_refresh(self.first_open)
@@ -199,10 +222,41 @@ class TutorApp(App[int]):
         self.start_worker()
 
     def on_resize(self, event: Resize) -> None:
-        self.apply_layout(event.size.width)
+        self.apply_layout(event.size.width, event.size.height)
 
-    def apply_layout(self, width: int) -> None:
+    def apply_layout(self, width: int, height: int) -> None:
         self.main.set_class(width < NARROW, "-narrow")
+        self.arrange()
+        too_small = width < MIN_WIDTH or height < MIN_HEIGHT
+        self.main.set_class(too_small, "-too-small")
+        if too_small:
+            self.main.query_one("#too-small", Static).update(
+                f"attn-tutor needs a terminal of at least {MIN_WIDTH}x{MIN_HEIGHT}; "
+                f"this one is {width}x{height}. Make the window larger.\n\n"
+                "Your saves are still tested meanwhile. q quits."
+            )
+
+    def show(self, pane: str | None = None, *, listing: bool | None = None) -> None:
+        """Choose what a narrow terminal shows: "lesson" or "results", and the list or not."""
+        if pane is not None:
+            self.showing = pane
+        if listing is not None:
+            self.listing = listing
+        self.arrange()
+
+    def arrange(self) -> None:
+        # Set on the three panes themselves: a class on the screen would restyle every
+        # widget of the lesson, which takes a visible moment on a small machine.
+        narrow = self.main.has_class("-narrow")
+        sidebar = self.main.query_one("#sidebar")
+        sidebar.display = not narrow or self.listing
+        sidebar.styles.width = "1fr" if narrow else 34
+        self.main.query_one("#lesson").display = not narrow or (
+            not self.listing and self.showing == "lesson"
+        )
+        self.main.query_one("#side").display = not narrow or (
+            not self.listing and self.showing == "results"
+        )
 
     # ----- the worker and runs
 
@@ -243,11 +297,13 @@ class TutorApp(App[int]):
         self.running = exercise.key
         if exercise.key == self.exercise.key:
             self.show_results()
-            self.main.add_class("-show-results")
+            self.show("results")
         self.refresh_status()
         try:
             async for event in self.runner.run(exercise.path, self.course.problem(exercise)):
                 report.add(event)
+                if self.closing:
+                    continue
                 if isinstance(event, RunFinished):
                     self.finish_run(exercise, report)  # the verdict, before any picture
                     continue
@@ -260,7 +316,8 @@ class TutorApp(App[int]):
         finally:
             if self.running == exercise.key:
                 self.running = None
-                self.refresh_status()
+                if not self.closing:
+                    self.refresh_status()
 
     def finish_run(self, exercise: Exercise, report: RunReport) -> None:
         finished = report.finished
@@ -312,8 +369,10 @@ class TutorApp(App[int]):
             return
         problem = self.course.problem(exercise)
         content = digest(problem)
-        if content is not None and content == self.ran.get(key):
-            return  # saved without a change: the verdict on screen is still current
+        if key in self.ran and content == self.ran[key]:
+            # Saved without a change, or still missing or unreadable: the verdict on screen
+            # is still current.
+            return
         if content is None and not problem.exists() and key != self.exercise.key:
             return
         self.run_exercise(exercise)
@@ -340,7 +399,7 @@ class TutorApp(App[int]):
         await self.main.query_one("#lesson-text", Markdown).update(lesson)
         self.main.query_one("#lesson", VerticalScroll).scroll_home(animate=False)
         self.sub_title = exercise.label
-        self.main.remove_class("-show-results")
+        self.show("lesson")
         self.show_results()
         self.show_hints()
         self.refresh_status()
@@ -428,14 +487,14 @@ class TutorApp(App[int]):
             await self.open_exercise(previous)
 
     def action_list(self) -> None:
-        self.main.toggle_class("-show-list")
+        self.show(listing=not self.listing)
         listing = self.main.query_one(ExerciseList)
         listing.highlighted = self.course.catalog.index(self.exercise)
         listing.focus()
 
     @on(OptionList.OptionSelected, "#exercises")
     async def chose(self, event: OptionList.OptionSelected) -> None:
-        self.main.remove_class("-show-list")
+        self.show(listing=False)
         chosen = self.course.catalog.find(event.option.id or "")
         if chosen is not None and chosen.key != self.exercise.key:
             await self.open_exercise(chosen)
@@ -447,7 +506,7 @@ class TutorApp(App[int]):
         self.main.query_one(AttentionPane).next_head()
 
     def action_view(self) -> None:
-        self.main.toggle_class("-show-results")
+        self.show("lesson" if self.showing == "results" else "results", listing=False)
 
     def action_hint(self) -> None:
         failing, preferred = self.failure()
@@ -459,7 +518,7 @@ class TutorApp(App[int]):
         self.course.progress.see_hint(self.exercise.key, hint.id)
         self.save_progress()
         self.show_hints()
-        self.main.add_class("-show-results")
+        self.show("results")
         self.main.query_one(HintsPane).scroll_end(animate=False)
 
     def action_run(self) -> None:
@@ -522,7 +581,9 @@ class TutorApp(App[int]):
         self.exit(0)
 
     def hang_up(self) -> None:
-        """SIGHUP or SIGTERM: the terminal (or the SSH link) is gone. Save, stop, leave."""
+        """SIGHUP, SIGTERM or SIGINT: the terminal (or the SSH link) is gone, or someone
+        asked the tutor to stop. Save, stop, leave."""
+        self.closing = True
         self.save_progress()
         process = self.runner.process
         if process is not None and process.returncode is None:
@@ -535,12 +596,15 @@ class TutorApp(App[int]):
         threading.Timer(HANG_UP_GRACE, os._exit, args=(0,)).start()
 
     async def shut_down(self) -> None:
+        self.closing = True
         if self.ticker is not None:
             self.ticker.stop()
         self.save_progress()
         if self.watcher is not None:
             self.watcher.stop()
         await self.runner.close()
+        if self.claim is not None:
+            self.claim.release()
 
     async def on_unmount(self) -> None:
         await self.shut_down()

@@ -8,6 +8,7 @@ a change; debouncing and the content check happen on the app's side.
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Callable
 from pathlib import Path
@@ -67,8 +68,10 @@ class Watcher:
         handler = ProblemEvents(self.root, self.changed)
         # Each exercise folder on its own, not the workspace tree: backups and logs stay unwatched.
         for folder in [*self.folders, self.root / ".attn-tutor"]:
-            folder.mkdir(parents=True, exist_ok=True)
-            observer.schedule(handler, str(folder), recursive=False)
+            with contextlib.suppress(OSError):
+                folder.mkdir(parents=True, exist_ok=True)
+            if folder.is_dir():  # one that cannot be created is watched by nobody, not fatal
+                observer.schedule(handler, str(folder), recursive=False)
         observer.daemon = True
         observer.start()
         return observer
@@ -88,8 +91,15 @@ class Watcher:
             self.observer.join(timeout=2)
             self.observer = None
 
-    def probe(self) -> None:
-        """Touch a file in the state folder; its event proves the watch works."""
+    def probe(self) -> bool:
+        """Touch a file in the state folder, whose event proves the watch works.
+
+        False when the file cannot be written (a read-only workspace): nothing can be proved.
+        """
         state = self.root / ".attn-tutor"
-        state.mkdir(parents=True, exist_ok=True)
-        (state / "watch-check").write_text("checking that file events arrive\n")
+        try:
+            state.mkdir(parents=True, exist_ok=True)
+            (state / "watch-check").write_text("checking that file events arrive\n")
+        except OSError:
+            return False
+        return True

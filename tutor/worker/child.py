@@ -16,9 +16,11 @@ import os
 import resource
 import shutil
 import signal
+import stat
 import sys
 import types
 from dataclasses import replace
+from io import UnsupportedOperation
 from pathlib import Path
 from typing import NoReturn
 
@@ -26,10 +28,19 @@ from tutor.core.catalog import PRISTINE_SKIP
 from tutor.core.protocol import (
     CollectionError,
     Event,
+    Notice,
     RunFinished,
     RunRequest,
     Verdict,
     encode,
+)
+from tutor.worker.guard import (
+    ToolKeeper,
+    Tools,
+    is_original,
+    limit_processes,
+    mark_original,
+    tampering_notice,
 )
 from tutor.worker.plugin import EventReporter, is_memory_error, learner_line, short_message
 
@@ -69,6 +80,8 @@ class Channel:
         self.run_id = run_id
 
     def __call__(self, event: Event) -> None:
+        if not is_original():
+            return  # a copy the learner's code forked: it cannot speak for the run
         data = (encode(event) + "\n").encode()
         try:
             while data:
@@ -96,6 +109,7 @@ def confine(request: RunRequest, workdir: Path) -> None:
     signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
     signal.signal(signal.SIGINT, signal.SIG_DFL)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    limit_processes()
     null = os.open(os.devnull, os.O_RDONLY)
     os.dup2(null, 0)
     out = os.open(workdir / OUTPUT_FILE, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
@@ -162,6 +176,13 @@ def import_failure(error: BaseException, learner: Path, problem_name: str) -> Ru
         )
     line = learner_line(error, files)
     where = f" (line {line})" if line else ""
+    if isinstance(error, SyntaxError) and "codec can't decode" in str(error):
+        return RunFinished(
+            run_id=0,
+            verdict=Verdict.ERROR,
+            message=f"{problem_name} is not UTF-8 text{where}. Save it as UTF-8 in your editor "
+            "(in vim: :set fileencoding=utf-8, then :w).",
+        )
     return RunFinished(
         run_id=0,
         verdict=Verdict.ERROR,
@@ -210,6 +231,7 @@ def run_child(request: RunRequest, workdir: Path, event_fd: int) -> NoReturn:
     The verdict goes out before the attention probe runs, so a probe that hangs or crashes
     costs only the picture, never the test results.
     """
+    mark_original()
     emit = Channel(event_fd, request.run_id)
     try:
         confine(request, workdir)
@@ -217,7 +239,8 @@ def run_child(request: RunRequest, workdir: Path, event_fd: int) -> NoReturn:
         os.environ["PYTHONDONTWRITEBYTECODE"] = "1"
         sys.dont_write_bytecode = True
         sys.stdin = open(os.devnull)  # noqa: SIM115 - stays open for the child's life
-        finished, learner = run(request, workdir, emit)
+        tools = Tools()
+        finished, learner = run(request, workdir, emit, tools)
         emit(finished)
     except BaseException as error:  # noqa: BLE001 - whatever happens, the worker must hear
         emit(
@@ -230,6 +253,7 @@ def run_child(request: RunRequest, workdir: Path, event_fd: int) -> NoReturn:
     else:
         # The verdict is out; whatever the learner's code does now costs only the picture.
         with contextlib.suppress(BaseException):
+            tools.restore()
             picture(request, workdir, learner, finished, emit)
     finally:
         with contextlib.suppress(BaseException):
@@ -259,19 +283,38 @@ def picture(
 
 
 def run(
-    request: RunRequest, workdir: Path, emit: Channel
+    request: RunRequest, workdir: Path, emit: Channel, tools: Tools
 ) -> tuple[RunFinished, types.ModuleType | None]:
     """The tests' verdict, and the learner's module if it could be imported."""
     problem_name = Path(request.problem).name
+
+    def replaced(names: list[str]) -> None:
+        emit(Notice(run_id=0, text=tampering_notice(names, problem_name)))
+
     try:
-        snapshot = Path(request.problem).read_bytes()
+        snapshot = read_plain_file(Path(request.problem))
     except IsADirectoryError:
         return missing(f"{request.problem} is a folder; it should be your {problem_name} file")
+    except UnsupportedOperation:
+        return missing(
+            f"{request.problem} is not a plain file (a pipe, socket or device); "
+            f"save your code there as an ordinary file"
+        )
     except FileNotFoundError:
         return missing(f"{request.problem} is missing; save it again (or `attn-tutor reset`)")
     except OSError as error:
         reason = errno.errorcode.get(error.errno or 0, "error")
         return missing(f"{request.problem} cannot be read ({error.strerror or reason})")
+    if not snapshot.strip():
+        return (
+            RunFinished(
+                run_id=0,
+                verdict=Verdict.ERROR,
+                message=f"{problem_name} is empty. Write your code in it, or press x to start "
+                "again from the skeleton.",
+            ),
+            None,
+        )
     package = lay_out(Path(request.exercise_dir), snapshot, workdir)
     learner = package / "problem.py"
     os.chdir(package)
@@ -292,6 +335,8 @@ def run(
                 )
             )
         return finished, None
+    keeper = ToolKeeper(tools, replaced)
+    keeper.check()
 
     import pytest
 
@@ -308,8 +353,17 @@ def run(
         # Learner prints go straight to the run's output file, shown as the output tail.
         "--capture=no",
     ]
-    exit_code = int(pytest.main(args, plugins=[reporter]))
+    exit_code = int(pytest.main(args, plugins=[reporter, keeper]))
     return verdict_for(reporter, exit_code), module
+
+
+def read_plain_file(path: Path) -> bytes:
+    """The file's bytes; refuses pipes and devices, whose reads could block the run."""
+    if os.path.isdir(path):
+        raise IsADirectoryError(errno.EISDIR, "is a directory")
+    if not stat.S_ISREG(os.stat(path).st_mode):
+        raise UnsupportedOperation("not a regular file")
+    return path.read_bytes()
 
 
 def missing(message: str) -> tuple[RunFinished, None]:

@@ -99,11 +99,11 @@ class EventReporter:
         if not report.failed:
             return
         self.tally.collection_errors += 1
-        self.emit(
-            CollectionError(
-                run_id=0, file=Path(str(report.fspath)).name, message=collect_message(report)
-            )
-        )
+        message = collect_message(report)
+        for learner in self.learner_files:
+            # The learner knows their file by its name, not by the run's private copy.
+            message = message.replace(learner, Path(learner).name)
+        self.emit(CollectionError(run_id=0, file=Path(str(report.fspath)).name, message=message))
 
     @pytest.hookimpl
     def pytest_collection_finish(self, session: pytest.Session) -> None:
@@ -159,4 +159,6 @@ class EventReporter:
 
     @pytest.hookimpl
     def pytest_keyboard_interrupt(self, excinfo: pytest.ExceptionInfo[BaseException]) -> None:
+        if isinstance(excinfo.value, pytest.Session.Interrupted):
+            return  # pytest's own stop after a collection error, reported as that error
         self.tally.interrupted_by = type(excinfo.value).__name__

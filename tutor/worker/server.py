@@ -27,6 +27,7 @@ from pathlib import Path
 from tutor.core.protocol import (
     CollectionError,
     Event,
+    Notice,
     ProbeResult,
     RunClosed,
     RunFinished,
@@ -42,8 +43,10 @@ from tutor.worker.child import EXIT_CHANNEL_LOST, OUTPUT_FILE, run_child
 
 TICK = 0.02
 PROBE_BUDGET = 2.0  # seconds the attention picture may take once the tests' verdict is in
-FORWARDED = (RunStarted, TestOutcome, CollectionError, ProbeResult)
+FORWARDED = (RunStarted, TestOutcome, CollectionError, ProbeResult, Notice)
 PR_SET_PDEATHSIG = 1
+PR_SET_CHILD_SUBREAPER = 36
+SWEEP_AFTER = 2.0  # seconds after a run ends to keep looking for processes it left behind
 
 
 @dataclass
@@ -79,6 +82,7 @@ class Worker:
         self.selector = selectors.DefaultSelector()
         self.stdin_buffer = b""
         self.closing = False
+        self.sweep_until = 0.0
 
     def send(self, event: Event) -> None:
         sys.stdout.write(encode(event) + "\n")
@@ -89,13 +93,17 @@ class Worker:
         self.selector.register(0, selectors.EVENT_READ, None)
         self.send(WorkerReady(run_id=0, fork=self.use_fork))
         while not self.closing or self.runs:
-            timeout = TICK if self.runs else None
+            sweeping = time.monotonic() < self.sweep_until
+            timeout = TICK if self.runs or sweeping else None
             for key, _ in self.selector.select(timeout):
                 if key.data is None:
                     self.read_requests()
                 else:
                     self.read_events(key.data)
             self.reap()
+            if sweeping:
+                self.sweep()
+        self.sweep()
         self.selector.close()
 
     def read_requests(self) -> None:
@@ -302,8 +310,25 @@ class Worker:
             os.killpg(run.pid, signal.SIGKILL)
         if finished is not None:
             self.deliver(run, finished)
+        self.sweep()
+        self.sweep_until = time.monotonic() + SWEEP_AFTER
         self.send(RunClosed(run_id=run.request.run_id))
         shutil.rmtree(run.workdir, ignore_errors=True)
+
+    def sweep(self) -> None:
+        """End and reap every child of the worker that is not a live run.
+
+        The worker is a subreaper: processes the learner's code started in a session of
+        their own, and then orphaned, come back to it here instead of outliving the run.
+        """
+        live = {run.pid for run in self.runs.values()}
+        for pid in children():
+            if pid in live:
+                continue
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(pid, signal.SIGKILL)
+            with contextlib.suppress(ChildProcessError):
+                os.waitpid(pid, os.WNOHANG)
 
     def deliver(self, run: Run, finished: RunFinished) -> None:
         """Send the run's verdict, once, with its duration and the tail of its output."""
@@ -328,6 +353,15 @@ def read_tail(path: Path, limit: int) -> str:
     return f"[... {size - limit} bytes cut ...]\n{text}" if size > limit else text
 
 
+def children() -> list[int]:
+    """This process's child processes, as Linux lists them (per thread)."""
+    found: list[int] = []
+    for task in Path("/proc/self/task").glob("*"):
+        with contextlib.suppress(OSError, ValueError):
+            found.extend(int(word) for word in (task / "children").read_text().split())
+    return found
+
+
 def warm_up() -> None:
     """Import everything a run needs, so forked children start with it in memory."""
     import importlib
@@ -336,6 +370,10 @@ def warm_up() -> None:
     import pytest  # noqa: F401
     import torch
     import torch.nn.functional  # noqa: F401
+
+    # Bound to the real torch before any learner code exists (see tutor.worker.guard).
+    import tutor.worker.guard
+    import tutor.worker.testkit  # noqa: F401
 
     for name in _pytest.config.default_plugins:
         with contextlib.suppress(ImportError):
@@ -347,10 +385,12 @@ def warm_up() -> None:
 
 
 def die_with_parent() -> None:
-    """Ask Linux to end this worker when the tutor that started it ends, even by SIGKILL."""
+    """Ask Linux to end this worker when the tutor that started it ends, even by SIGKILL,
+    and to hand it every orphan among its descendants, so none outlives a run."""
     with contextlib.suppress(OSError, AttributeError):
         libc = ctypes.CDLL(None, use_errno=True)
         libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+        libc.prctl(PR_SET_CHILD_SUBREAPER, 1)
 
 
 def main() -> None:
