@@ -108,6 +108,7 @@ def test_a_vanished_file_is_named_and_the_run_resumes_when_it_is_back(
     assert outcome.verdict == "missing file", outcome.text
     assert says in outcome.text
     assert outcome.attempts_added == 0  # nothing to test is not an attempt
+    assert outcome.leftovers == []
     assert outcome.key_seconds < KEY_LIMIT
     assert outcome.seconds < LIMIT + 1.0
     assert live.app.is_running
