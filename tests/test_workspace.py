@@ -102,8 +102,8 @@ def test_progress_write_is_atomic(tmp_path: Path) -> None:
     progress.record_run("a", passed=True)
     progress.save()
     assert json.loads(path.read_text())["exercises"]["a"]["status"] == "solved"
-    left = [p.name for p in tmp_path.iterdir() if p.name != ".home"]
-    assert left == ["progress.json"], "no temp file left"
+    left = sorted(p.name for p in tmp_path.iterdir() if p.name != ".home")
+    assert left == [".progress.json.lock", "progress.json"], "no temp file left"
 
 
 @pytest.mark.parametrize(
