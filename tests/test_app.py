@@ -280,6 +280,92 @@ def test_the_attention_pane_shows_the_picture(tmp_path: Path) -> None:
     asyncio.run(scenario())
 
 
+def test_all_heads_overview_toggles_and_follows_the_head(tmp_path: Path) -> None:
+    from rich.cells import cell_len
+
+    from tutor.core.catalog import builtin_pack
+    from tutor.core.protocol import Event, ProbeResult
+    from tutor.ui.widgets.attention import AttentionPane
+
+    tokens = ["The", "cat", "sat", "on"]
+    causal = [[1.0 / (i + 1) if j <= i else 0.0 for j in range(4)] for i in range(4)]
+    ahead = [row[:] for row in causal]
+    ahead[1] = [0.4, 0.4, 0.2, 0.0]  # head 2 looks one token ahead
+    probe = ProbeResult(
+        run_id=1,
+        queries=tokens,
+        keys=tokens,
+        learner=[causal, ahead, causal],
+        reference=[causal, causal, causal],
+        allowed=[[j <= i for j in range(4)] for i in range(4)],
+    )
+
+    def with_picture(source: str) -> list[Event]:
+        return [*failing(source), probe]
+
+    async def scenario() -> None:
+        for size in [(160, 48), (110, 40)]:  # the pane's widest and narrowest side-by-side
+            app = make_app(builtin_pack(), tmp_path / "ws", ScriptedRunner(with_picture))
+            async with app.run_test(size=size) as pilot:
+                await settle(pilot)
+                if app.exercise.number == 1:
+                    await pilot.press("n")
+                    await settle(pilot)
+                text = body(app, "#attention-body")
+                assert "yours (head 1 of 3)" in text
+                assert "a all heads" in text
+                await pilot.press("a")
+                await pilot.pause()
+                text = body(app, "#attention-body")
+                assert "yours, all 3 heads" in text
+                assert "head 2 !×" in text  # noqa: RUF001 - the leak marker
+                assert "a one head" in text
+                pane = app.query_one(AttentionPane)
+                width = pane.scrollable_content_region.width
+                assert max(cell_len(line) for line in text.rstrip().split("\n")) <= width
+                await pilot.press("right_square_bracket")
+                await pilot.pause()
+                assert pane.head == 1
+                assert "yours, all 3 heads" in body(app, "#attention-body")
+                await pilot.press("a")
+                await pilot.pause()
+                assert "yours (head 2 of 3)" in body(app, "#attention-body")
+                await pilot.press("ctrl+p")  # the same switch, by name
+                await pilot.pause()
+                await pilot.press(*"All heads")
+                await pilot.pause(0.3)
+                await pilot.press("enter")
+                await pilot.pause()
+                assert "yours, all 3 heads" in body(app, "#attention-body")
+
+    asyncio.run(scenario())
+
+
+def test_all_heads_on_a_single_head_picture_says_so(tmp_path: Path) -> None:
+    from tutor.core.catalog import builtin_pack
+    from tutor.core.protocol import Event, ProbeResult
+
+    probe = ProbeResult(
+        run_id=1, queries=["The"], keys=["The"], learner=[[[1.0]]], reference=[[[1.0]]]
+    )
+
+    def with_picture(source: str) -> list[Event]:
+        return [*failing(source), probe]
+
+    async def scenario() -> None:
+        app = make_app(builtin_pack(), tmp_path / "ws", ScriptedRunner(with_picture))
+        async with app.run_test(size=(160, 48)) as pilot:
+            await settle(pilot)
+            await pilot.press("n")
+            await settle(pilot)
+            await pilot.press("a")
+            await pilot.pause()
+            assert any("single head" in n.message for n in app._notifications)
+            assert "all heads" not in body(app, "#attention-body")
+
+    asyncio.run(scenario())
+
+
 def test_the_attention_pane_is_absent_without_a_probe(tmp_path: Path) -> None:
     async def scenario() -> None:
         app = make_app(WILD_PACK, tmp_path / "ws", ScriptedRunner(failing))

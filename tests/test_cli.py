@@ -165,6 +165,27 @@ def test_show_prints_the_picture_and_the_diagnosis(tmp_path: Path) -> None:
     assert "softmax over the query axis" in " ".join(result.stdout.split())
 
 
+@pytest.mark.slow
+def test_show_all_heads_prints_the_overview(tmp_path: Path) -> None:
+    ws = tmp_path / "ws"
+    attn("list", "--workspace", str(ws))
+    heads = BASICS.parent / "06-multi-head-attention"
+    shutil.copy(heads / "mutants" / "softmax_over_queries.py", ws / heads.name / "problem.py")
+    result = attn("show", "6", "--head", "all", "--ascii", "--workspace", str(ws))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.isascii()
+    assert "yours, all 3 heads" in result.stdout
+    assert "head 1 !    head 2 !    head 3 !" in result.stdout
+    assert "scores = Q_h K_h^T" in result.stdout  # the trace names the lesson's steps
+
+
+def test_show_head_must_be_a_number_or_all(tmp_path: Path) -> None:
+    result = attn("show", "6", "--head", "some", "--workspace", str(tmp_path / "ws"))
+    assert result.returncode == 2
+    assert "--head: 'some' is neither a head number nor all" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
 def test_show_without_a_probe_is_a_clear_error(tmp_path: Path) -> None:
     result = attn("show", "--exercises", str(WILD_PACK), "1", "--workspace", str(tmp_path / "w"))
     assert result.returncode == 2

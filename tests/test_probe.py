@@ -18,12 +18,17 @@ PACK = builtin_pack()
 PROBED = sorted(e.key for e in load(PACK).exercises if (e.path / "probe.py").is_file())
 
 
-def indistinct(key: str) -> dict[str, str]:
-    """Mutants the picture cannot name, as the exercise's probe.py records them, with why."""
+def declared(key: str, name: str, default: object) -> object:
+    """A name the exercise's probe.py defines, read without running the worker."""
     namespace: dict[str, object] = {}
     source = (PACK / key / "probe.py").read_text()
     exec(compile(source, "probe.py", "exec"), namespace)
-    found = namespace.get("INDISTINCT", {})
+    return namespace.get(name, default)
+
+
+def indistinct(key: str) -> dict[str, str]:
+    """Mutants the picture cannot name, as the exercise's probe.py records them, with why."""
+    found = declared(key, "INDISTINCT", {})
     assert isinstance(found, dict)
     return found
 
@@ -50,6 +55,17 @@ def test_the_solution_picture_equals_the_reference(live_runner: LiveRunner, key:
         for row in head:
             assert len(row) == len(probe.keys)
             assert abs(sum(row) - 1.0) < 1e-6
+
+
+@pytest.mark.parametrize("key", PROBED)
+def test_each_lesson_step_name_fits_a_traced_step(live_runner: LiveRunner, key: str) -> None:
+    """STEPS names the solution's traced steps one for one, so it cannot drift from the code."""
+    steps = declared(key, "STEPS", None)
+    assert isinstance(steps, list), f"{key}/probe.py declares no STEPS list"
+    probe = probe_of(live_runner, key, PACK / key / "solution.py")
+    assert len(steps) == len(probe.reference_trace), probe.reference_trace
+    assert probe.step_names == steps
+    assert all(isinstance(name, str) and name.strip() for name in steps)
 
 
 @pytest.mark.parametrize("key", PROBED)
@@ -97,7 +113,7 @@ def test_the_shape_trace_marks_the_first_difference(live_runner: LiveRunner) -> 
     assert probe.reference_trace[3] == "matmul (1, 3, 6, 6)"
     lines = picture(probe, width=100, style=Style(unicode=False, color=False)).plain.splitlines()
     marked = [line for line in lines if "<- first difference" in line]
-    assert marked == ["matmul    -                   (1, 3, 6, 6) <- first difference"]
+    assert marked == ["scores = Q_h K_h^T     -           (1, 3, 6, 6) <- first difference"]
 
 
 def test_a_solution_trace_matches_the_reference(live_runner: LiveRunner) -> None:

@@ -8,6 +8,7 @@ from tutor.core.protocol import (
     CollectionError,
     Event,
     Notice,
+    ProbeResult,
     RunClosed,
     RunFinished,
     RunRequest,
@@ -27,6 +28,17 @@ EVENTS: list[Event] = [
     RunFinished(run_id=1, verdict=Verdict.TIMED_OUT, passed=1, failed=2, total=3, message="slow"),
     WorkerReady(run_id=0, fork=False),
     Notice(run_id=2, text="restarted"),
+    ProbeResult(
+        run_id=3,
+        queries=["The", "cat"],
+        keys=["The", "cat"],
+        learner=[[[1.0, 0.0], [0.5, 0.5]]],
+        reference=[[[1.0, 0.0], [0.5, 0.5]]],
+        allowed=[[True, False], [True, True]],
+        learner_trace=["matmul (1, 2, 2)"],
+        reference_trace=["matmul (1, 2, 2)", "softmax (1, 2, 2)"],
+        step_names=["scores = Q K^T", "weights = softmax"],
+    ),
 ]
 
 
@@ -84,3 +96,12 @@ def test_running_headline_counts_progress() -> None:
 
 def test_closed_round_trips() -> None:
     assert decode(encode(RunClosed(run_id=4))) == RunClosed(run_id=4)
+
+
+def test_a_probe_line_without_step_names_still_decodes() -> None:
+    """A worker from before step names existed sends none: the trace falls back to op names."""
+    line = '{"type":"probe","run_id":1,"reference_trace":["matmul (1, 2, 2)"]}'
+    event = decode(line)
+    assert isinstance(event, ProbeResult)
+    assert event.step_names == []
+    assert event.reference_trace == ["matmul (1, 2, 2)"]

@@ -112,3 +112,46 @@ def test_attention_pane(
         await settle(pilot)
 
     assert snap_compare(app, terminal_size=SIZES[size], run_before=before)
+
+
+def heads_probe() -> ProbeResult:
+    """Three causal heads; the learner's second lets "sat" look ahead at "on"."""
+    causal = [[1.0 / (i + 1) if j <= i else 0.0 for j in range(6)] for i in range(6)]
+    ahead = [row[:] for row in causal]
+    ahead[2] = [0.3, 0.3, 0.2, 0.2, 0.0, 0.0]
+    recent = [[1.0 if j == i else 0.0 for j in range(6)] for i in range(6)]
+    steps = ["linear (1, 6, 12)"] * 3 + ["matmul (1, 3, 6, 6)", "softmax (1, 3, 6, 6)"]
+    return ProbeResult(
+        run_id=1,
+        queries=["The", "cat", "sat", "on", "the", "mat"],
+        keys=["The", "cat", "sat", "on", "the", "mat"],
+        learner=[causal, ahead, recent],
+        reference=[causal, causal, recent],
+        allowed=CAUSAL,
+        learner_trace=steps,
+        reference_trace=steps,
+        step_names=["Q = x W_q", "K = x W_k", "V = x W_v", "scores = Q K^T", "weights = softmax"],
+    )
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_attention_all_heads(
+    snap_compare: Callable[..., bool], monkeypatch: pytest.MonkeyPatch, size: str
+) -> None:
+    """The overview (a) of a three-head picture, head 2 marked as different."""
+    shutil.rmtree(WORKSPACE, ignore_errors=True)
+    open_course(PICTURE_PACK, WORKSPACE)
+    monkeypatch.setattr("tutor.ui.app.time.strftime", lambda *_: "12:00:00")
+    monkeypatch.delenv("NO_COLOR", raising=False)
+
+    def run(source: str) -> list[Any]:
+        return [*failing(source), heads_probe()]
+
+    app = make_app(PICTURE_PACK, WORKSPACE, ScriptedRunner(run), watch=False)
+
+    async def before(pilot: Pilot[int]) -> None:
+        await settle(pilot)
+        await pilot.press("a")
+        await pilot.pause()
+
+    assert snap_compare(app, terminal_size=SIZES[size], run_before=before)

@@ -106,7 +106,13 @@ def parser() -> argparse.ArgumentParser:
         "show", parents=[common], help="your attention weights beside the reference, as text"
     )
     show.add_argument("exercise", nargs="?", metavar="EX", help="number or name (default: current)")
-    show.add_argument("--head", type=int, default=1, metavar="N", help="which head (from 1)")
+    show.add_argument(
+        "--head",
+        type=head_choice,
+        default=1,
+        metavar="N",
+        help="which head (from 1), or all: every head small, side by side",
+    )
     show.add_argument("--ascii", action="store_true", help="ASCII only, no Unicode shades")
     show.add_argument("--numbers", action="store_true", help="print the weights as numbers")
     show.add_argument("--reference", action="store_true", help="only the reference's weights")
@@ -115,6 +121,16 @@ def parser() -> argparse.ArgumentParser:
     )
     verify.add_argument("only", nargs="*", metavar="EX", help="only these exercises")
     return top
+
+
+def head_choice(text: str) -> int | str:
+    """``--head``: a head number, or "all" for the overview of every head."""
+    if text.strip().lower() == "all":
+        return "all"
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is neither a head number nor all") from None
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -317,14 +333,21 @@ def show_picture(course: Course, args: argparse.Namespace) -> int:
         reason = report.headline() if finished is not None else "the run did not finish"
         print(f"{exercise.label}: no picture ({reason})")
         return EXIT_FAILED
-    if not 1 <= args.head <= heads(probe):
-        raise UsageError(f"--head should be between 1 and {heads(probe)}")
+    all_heads = args.head == "all"
+    if not all_heads and not 1 <= args.head <= heads(probe):
+        raise UsageError(f"--head should be between 1 and {heads(probe)}, or all")
     unicode = not args.ascii and (sys.stdout.encoding or "").lower().replace("-", "") == "utf8"
     style = Style(unicode=unicode, color=console.color_system is not None, numbers=args.numbers)
     console.print(f"{exercise.label}  ({report.headline()})")
-    console.print(
-        picture(probe, width=width, head=args.head - 1, style=style, reference_only=args.reference)
+    text = picture(
+        probe,
+        width=width,
+        head=None if all_heads else args.head - 1,
+        style=style,
+        reference_only=args.reference,
+        all_heads=all_heads,
     )
+    console.print(text)
     return EXIT_OK
 
 

@@ -13,6 +13,10 @@ import torch
 
 TOKENS = ["The", "cat", "sat", "on", "the", "mat"]
 
+# The lesson's names for the steps the shape trace records (your softmax is built from
+# element-wise operations, which the trace does not follow).
+STEPS = ["scores = Q K^T"]
+
 # Mutants whose mistake the picture cannot name (the diagnosis then says nothing), and why.
 INDISTINCT = {
     "softmax_subtracts_mean.py": "on finite scores a shift by the mean gives the right weights; "

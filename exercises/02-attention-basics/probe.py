@@ -6,6 +6,16 @@ from tutor.worker.probe import captured_softmax, fixed_parameters
 
 TOKENS = ["The", "cat", "sat", "on", "the", "mat"]
 
+# The lesson's names for the steps the shape trace records.
+STEPS = [
+    "Q = x W_q",
+    "K = x W_k",
+    "V = x W_v",
+    "scores = Q K^T",
+    "weights = softmax",
+    "output = weights V",
+]
+
 # Mutants whose mistake the picture cannot name (the diagnosis then says nothing), and why.
 INDISTINCT = {
     "weights_times_input.py": "the weights are right; only the values they weigh are wrong",

@@ -8,6 +8,10 @@ import torch
 
 TOKENS = ["The", "cat", "sat", "on", "the", "mat"]
 
+# The lesson's names for the steps the shape trace records (the division by sqrt(d_k) keeps
+# the shape, so the trace does not show it).
+STEPS = ["scores = Q K^T", "weights = softmax(scaled)", "output = weights V"]
+
 # Mutants whose mistake the picture cannot name (the diagnosis then says nothing), and why.
 INDISTINCT: dict[str, str] = {}
 

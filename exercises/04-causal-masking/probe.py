@@ -7,6 +7,17 @@ from tutor.worker.probe import fixed_parameters
 TOKENS = ["The", "cat", "sat", "on", "the", "mat"]
 CAUSAL = True
 
+# The lesson's names for the steps the shape trace records.
+STEPS = [
+    "Q = x W_q",
+    "K = x W_k",
+    "V = x W_v",
+    "scores = Q K^T",
+    "masked (-inf ahead)",
+    "weights = softmax",
+    "output = weights V",
+]
+
 # Mutants whose mistake the picture cannot name (the diagnosis then says nothing), and why.
 INDISTINCT = {
     "mask_not_a_buffer.py": "the weights are right; only how the mask is stored is wrong",

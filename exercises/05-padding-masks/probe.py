@@ -11,6 +11,15 @@ import torch
 TOKENS = ["The", "cat", "sat", "on", "the", "mat", "<pad>", "<pad>"]
 LENGTHS = [6, 8, 3, 5, 2, 7, 4, 1]  # real tokens of each batch item; item 0 is TOKENS
 
+# The lesson's names for the steps the shape trace records.
+STEPS = [
+    "scores = Q K^T",
+    "masked scores",
+    "weights = softmax",
+    "empty rows -> 0",
+    "output = weights V",
+]
+
 # Mutants whose mistake the picture cannot name (the diagnosis then says nothing), and why.
 INDISTINCT = {
     "nan_for_fully_masked.py": "only a row with every key padded goes wrong; item 0 has six "

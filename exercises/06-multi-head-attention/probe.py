@@ -6,6 +6,17 @@ from tutor.worker.probe import fixed_parameters
 
 TOKENS = ["The", "cat", "sat", "on", "the", "mat"]
 
+# The lesson's names for the steps the shape trace records.
+STEPS = [
+    "Q = x W_q",
+    "K = x W_k",
+    "V = x W_v",
+    "scores = Q_h K_h^T",
+    "weights = softmax",
+    "per-head = weights V",
+    "output = proj(merged)",
+]
+
 # Mutants whose mistake the picture cannot name (the diagnosis then says nothing), and why.
 INDISTINCT = {
     "no_output_projection.py": "the weights are right; only the output is wrong",

@@ -13,6 +13,17 @@ from tutor.worker.probe import fixed_parameters
 TOKENS = ["The", "cat", "sat", "on", "the", "mat"]
 KEYS = ["Le", "chat", "s'est", "assis", "sur", "le", "tapis"]
 
+# The lesson's names for the steps the shape trace records.
+STEPS = [
+    "q = x W_q",
+    "k = context W_k",
+    "v = context W_v",
+    "scores = q k^T",
+    "weights = softmax",
+    "attended = weights v",
+    "output = proj(attended)",
+]
+
 # Mutants whose mistake the picture cannot name (the diagnosis then says nothing), and why.
 INDISTINCT = {
     "keys_from_x.py": "6 keys from x against 7 values from the context: the forward raises",

@@ -11,6 +11,10 @@ import torch
 
 TOKENS = ["The", "cat", "sat", "on", "the", "mat"]
 
+# The lesson's names for the steps the shape trace records (the rotation keeps the shape,
+# so the trace does not show it).
+STEPS = ["scores = q_rot k_rot^T", "weights = softmax", "output = weights v"]
+
 # Mutants whose mistake the picture cannot name (the diagnosis then says nothing), and why.
 INDISTINCT = {
     "values_rotated.py": "the weights are right; only the values they weigh are wrong",

@@ -9,6 +9,10 @@ import torch
 TOKENS = ["The", "cat", "sat", "on", "the", "mat"]
 CAUSAL = True
 
+# The lesson's names for the steps the shape trace records (adding the bias keeps the
+# shape, so the trace does not show it).
+STEPS = ["scaled scores = q k^T", "causal mask", "weights = softmax", "output = weights v"]
+
 # Mutants whose mistake the picture cannot name (the diagnosis then says nothing), and why.
 INDISTINCT = {
     "signed_distance.py": (

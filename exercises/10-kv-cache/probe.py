@@ -16,6 +16,20 @@ TOKENS = ["The", "cat", "sat", "on", "the", "warm", "mat"]
 CAUSAL = True
 CALLS = [3, 2, 1, 1]  # new tokens per call: the prompt, a chunk, then one token at a time
 
+# The lesson's names for the steps the shape trace records, call by call. The trace keeps
+# the first 24 steps: the prompt's call, the chunk's and the call for "warm".
+CALL_STEPS = [
+    "q = x W_q",
+    "k = x W_k",
+    "v = x W_v",
+    "scores = q k^T",
+    "mask",
+    "weights = softmax",
+    "attended",
+    "output = proj",
+]
+STEPS = [f"{call}: {name}" for call in ("prompt", "chunk", "warm") for name in CALL_STEPS]
+
 # Mutants whose mistake the picture cannot name (the diagnosis then says nothing), and why.
 INDISTINCT = {
     "values_not_appended.py": (

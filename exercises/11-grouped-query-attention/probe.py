@@ -10,6 +10,17 @@ from tutor.worker.probe import fixed_parameters
 
 TOKENS = ["The", "cat", "sat", "on", "the", "mat"]
 
+# The lesson's names for the steps the shape trace records.
+STEPS = [
+    "Q = x W_q",
+    "K = x W_k (kv heads)",
+    "V = x W_v (kv heads)",
+    "scores = Q K^T",
+    "weights = softmax",
+    "per-head outputs",
+    "output = proj(merged)",
+]
+
 # Mutants whose mistake the picture cannot name (the diagnosis then says nothing), and why.
 INDISTINCT = {
     "heads_merged_without_transpose.py": "the weights are right; only the output is wrong",

@@ -10,6 +10,9 @@ TOKENS = ["The", "quick", "brown", "fox", "jumps", "over", "the", "lazy", "dog"]
 CAUSAL = True
 WINDOW = 3
 
+# The lesson's names for the steps the shape trace records.
+STEPS = ["scores = q k^T", "masked scores", "weights = softmax", "output = weights v"]
+
 # Mutants whose mistake the picture cannot name (the diagnosis then says nothing), and why.
 INDISTINCT: dict[str, str] = {}
 

@@ -10,6 +10,10 @@ import torch
 TOKENS = ["The", "cat", "sat", "on", "the", "mat"]
 BLOCK_SIZE = 4
 
+# The lesson's names for the steps the shape trace records: two products per block of keys
+# (everything else in the loop is element-wise).
+STEPS = [f"block {block}: {name}" for block in (1, 2) for name in ("s = q k^T", "p @ v_block")]
+
 # Mutants whose mistake the picture cannot name (the diagnosis then says nothing), and why.
 INDISTINCT = {
     "full_matrix_and_softmax.py": "the weights are right; only how they are computed is wrong",

@@ -13,6 +13,22 @@ from tutor.worker.probe import captured_softmax, fixed_parameters
 TOKENS = ["The", "cat", "sat", "on", "the", "mat"]
 CAUSAL = True
 
+# The lesson's names for the steps the shape trace records, for both passes through the
+# block (the LayerNorms, GELU and residual additions keep the shape and are not traced).
+PASS_STEPS = [
+    "Q = ln1(x) W_q",
+    "K = ln1(x) W_k",
+    "V = ln1(x) W_v",
+    "scores = Q K^T",
+    "masked scores",
+    "weights = softmax",
+    "per-head output",
+    "merged, projected",
+    "MLP, widened",
+    "MLP, narrowed",
+]
+STEPS = [f"pass {n}: {name}" for n in (1, 2) for name in PASS_STEPS]
+
 # Mutants whose mistake the picture cannot name (the diagnosis then says nothing), and why.
 INDISTINCT = {
     "mask_not_sliced.py": "the forward raises for T < block_size: nothing is captured",

@@ -22,13 +22,26 @@ fit in ``width`` are counted at the end of the label line (``...+3``).
 
 The legend lists the scale and only the markers that appear, each with its count over the
 whole matrix, including cells hidden by the window.
+
+``render_heads`` draws every head of a multi-head picture small, as many side by side as
+``width`` allows, wrapping to further rows of heads. One character per cell, the same ramp,
+query and key labels cut to their first letter (the query letters go first when a head does
+not fit). A head's title carries ``!`` when the head differs from the reference's head of the
+same number by the rule above, and the leak marker when it leaks::
+
+    yours, all 3 heads
+    head 1      head 2 !x   head 3
+      Tcsotm      Tcsotm      Tcsotm
+    T|@     |   T|@     |   T|@     |
+    c|++    |   c|++    |   c| @    |
+    s|---   |   s|--::  |   s|  @   |
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
 from functools import cache
 from itertools import zip_longest
 
@@ -156,6 +169,164 @@ def render(
     return _finish(lines, width)
 
 
+def render_heads(
+    learner: Sequence[Matrix] | None,
+    reference: Sequence[Matrix] | None,
+    *,
+    width: int,
+    style: Style = Style(),
+    selected: int | None = None,
+    learner_title: str = "yours",
+    reference_title: str = "reference",
+    problem: str = "",
+) -> Text:
+    """Every head of ``learner`` small, side by side in at most ``width`` columns.
+
+    One cell per weight, shaded as in ``render`` (numbers never fit, so ``style.numbers`` is
+    ignored); heads wrap to further rows. A head titled with the difference marker differs
+    from the reference's head of the same number by ``render``'s rule; the leak marker says
+    it puts weight on a masked key. Without a learner the reference's heads are drawn, under
+    ``problem``. ``selected`` (from 0) is the head the single-head view shows, highlighted.
+    """
+    if width < 1:
+        return Text()
+    pen = _Pen(replace(style, numbers=False))
+    g = pen.glyphs
+    mine, theirs = list(learner or []), list(reference or [])
+    if not mine and not theirs:
+        note = "nothing to show" + (f": {problem}" if problem.strip() else "")
+        return _finish([Text(pen.clean(note))], width)
+
+    lines: list[Text] = []
+    if mine:
+        drawn = mine
+        checks: list[_Check | None] = [
+            _Check.of(m, theirs[k] if k < len(theirs) else None, style.tolerance)
+            for k, m in enumerate(mine)
+        ]
+        heading = f"{learner_title}, all {len(mine)} heads"
+    else:
+        note = problem.strip() or "nothing captured"
+        lines += [Text(pen.clean(f"{learner_title}: {note}"), style=pen.bold), Text()]
+        drawn, checks = theirs, [None] * len(theirs)
+        heading = f"{reference_title}, all {len(theirs)} heads"
+    lines.append(Text(pen.clean(heading), style=pen.bold))
+
+    n_rows = max(len(m.rows) for m in drawn)
+    n_cols = max(len(m.cols) for m in drawn)
+    # Row labels cost a column per head: the first to go when even one head does not fit.
+    label = 1 if n_cols + 3 <= width else 0
+    keys = max(min(n_cols, width - label - 2), min(1, n_cols))
+    rows = min(MAX_ROWS, n_rows)
+    titles = [_head_title(k, check, k == selected, pen) for k, check in enumerate(checks)]
+    block = max(label + keys + 2, *(sum(cell_len(p) for p, _ in t) for t in titles))
+    per_line = max(1, (width + GAP) // (block + GAP))
+
+    for first in range(0, len(drawn), per_line):
+        if first:
+            lines.append(Text())
+        group = range(first, min(first + per_line, len(drawn)))
+        blocks = [_small_block(drawn[k], titles[k], label, keys, rows, pen) for k in group]
+        for parts in zip(*blocks, strict=True):
+            line = _Line()
+            for index, part in enumerate(parts):
+                line.extend(part, index * (block + GAP))
+            lines.append(line.text())
+
+    hidden = [
+        Text(f"{_more(count, pen)} {what}", style=pen.dim)
+        for count, what in ((n_rows - rows, "rows"), (n_cols - keys, "keys"))
+        if count > 0
+    ]
+    if hidden:
+        lines += _wrap(hidden, width)
+    if mine and theirs and len(mine) != len(theirs):
+        lines.append(Text())
+        lines.append(
+            Text(pen.clean(f"heads: {learner_title} {len(mine)}, {reference_title} {len(theirs)}"))
+        )
+
+    # The titles already say which heads: the legend only says what the markers mean.
+    items = [_scale(pen)]
+    if any(c is not None and c.differs for c in checks):
+        items.append(_item(g.differs, "differs from reference", pen.differs))
+    if any(c is not None and c.leaks for c in checks):
+        items.append(_item(g.leak, "leak: weight on a masked key", pen.leak))
+    nonfinite = _nonfinite(drawn)
+    if nonfinite:
+        items.append(_item(g.nonfinite, f"NaN or inf ({nonfinite})", pen.nonfinite))
+    lines.append(Text())
+    lines += _wrap(items, width)
+    return _finish(lines, width)
+
+
+def _head_title(
+    index: int, check: _Check | None, selected: bool, pen: _Pen
+) -> list[tuple[str, RichStyle | None]]:
+    """The title "head 2", then a marker per kind of trouble the head has, as styled pieces."""
+    pieces: list[tuple[str, RichStyle | None]] = [
+        (f"head {index + 1}", pen.selected if selected else pen.bold)
+    ]
+    if check is not None and (check.differs or check.leaks):
+        pieces.append((" ", None))
+        if check.differs:
+            pieces.append((pen.glyphs.differs, pen.differs))
+        if check.leaks:
+            pieces.append((pen.glyphs.leak, pen.leak))
+    return pieces
+
+
+def _small_block(
+    m: Matrix,
+    title: list[tuple[str, RichStyle | None]],
+    label: int,
+    keys: int,
+    rows: int,
+    pen: _Pen,
+) -> list[_Line]:
+    """One head at one character per cell: title, key initials, one line per query."""
+    g = pen.glyphs
+    heading = _Line()
+    for piece, style in title:
+        heading.add(piece, style)
+    lines = [heading]
+
+    header = _Line(" " * (label + 1))
+    header.add("".join(_initial(c, pen) for c in m.cols[:keys]))
+    lines.append(header)
+
+    levels = len(g.ramp)
+    for i in range(rows):
+        line = _Line(_initial(m.rows[i], pen) if label and i < len(m.rows) else " " * label)
+        line.add(g.bar, pen.dim)
+        if i < len(m.rows):
+            for v in _row(m, i)[:keys]:
+                if math.isfinite(v):
+                    level = _level(v, levels)
+                    line.add(g.ramp[level], pen.shade(level))
+                else:
+                    line.add(g.nonfinite, pen.nonfinite)
+            line.add(" " * (keys - min(keys, len(m.cols))))
+        else:
+            line.add(" " * keys)  # a head with fewer queries than the others
+        line.add(g.bar, pen.dim)
+        lines.append(line)
+    return lines
+
+
+def _initial(token: str, pen: _Pen) -> str:
+    """A token's first character, in exactly one cell."""
+    return set_cell_size(pen.label(token)[:1], 1)
+
+
+def printable(text: str, style: Style) -> str:
+    """``text`` as one line of printable characters; ASCII only when ``style`` asks for it."""
+    text = "".join(c if c.isprintable() else " " for c in text)
+    if not style.unicode:
+        text = text.encode("ascii", "replace").decode("ascii")
+    return text
+
+
 class _Pen:
     """Glyphs and styles for one ``Style``; colour styles only when colour is on."""
 
@@ -164,6 +335,7 @@ class _Pen:
         self.glyphs = UNICODE_GLYPHS if style.unicode else ASCII_GLYPHS
         self.bold = RichStyle(bold=True)
         self.dim = RichStyle(dim=True)
+        self.selected = RichStyle(bold=True, reverse=True)
         self.differs = RichStyle(bold=True, color="yellow" if style.color else None)
         self.leak = RichStyle(bold=True, color="red" if style.color else None)
         self.nonfinite = RichStyle(bold=True, color="magenta" if style.color else None)
@@ -171,10 +343,7 @@ class _Pen:
 
     def clean(self, text: str) -> str:
         """One line of printable text; ASCII only when the style asks for it."""
-        text = "".join(c if c.isprintable() else " " for c in text)
-        if not self.style.unicode:
-            text = text.encode("ascii", "replace").decode("ascii")
-        return text
+        return printable(text, self.style)
 
     def label(self, text: str) -> str:
         """A token label: surrounding whitespace would misalign it, and blank is unreadable."""
@@ -449,18 +618,8 @@ def _shape_notes(
 def _legend(check: _Check | None, shown: list[Matrix], pen: _Pen, width: int) -> list[Text]:
     """The scale, then each marker that appears with its count; wrapped between items."""
     g = pen.glyphs
-    scale = Text()
-    if pen.style.numbers:
-        scale.append(".25 = 0.25")
-    else:
-        scale.append("0 [")
-        for level, glyph in enumerate(g.ramp):
-            scale.append(glyph, style=pen.shade(level))
-        scale.append("] 1")
-    items = [scale]
-    nonfinite = sum(
-        not math.isfinite(v) for m in shown for i in range(len(m.rows)) for v in _row(m, i)
-    )
+    items = [_scale(pen)]
+    nonfinite = _nonfinite(shown)
     if check is not None and check.differs:
         items.append(_item(g.differs, f"differs from reference ({check.differs})", pen.differs))
     if check is not None and check.leaks:
@@ -470,7 +629,28 @@ def _legend(check: _Check | None, shown: list[Matrix], pen: _Pen, width: int) ->
         items.append(_item(g.row_sum, f"row sum is not 1 ({count})", pen.row_sum))
     if nonfinite:
         items.append(_item(g.nonfinite, f"NaN or inf ({nonfinite})", pen.nonfinite))
+    return _wrap(items, width)
 
+
+def _scale(pen: _Pen) -> Text:
+    """What the cells mean: the ramp from 0 to 1, or how a number reads."""
+    scale = Text()
+    if pen.style.numbers:
+        scale.append(".25 = 0.25")
+    else:
+        scale.append("0 [")
+        for level, glyph in enumerate(pen.glyphs.ramp):
+            scale.append(glyph, style=pen.shade(level))
+        scale.append("] 1")
+    return scale
+
+
+def _nonfinite(shown: Sequence[Matrix]) -> int:
+    return sum(not math.isfinite(v) for m in shown for i in range(len(m.rows)) for v in _row(m, i))
+
+
+def _wrap(items: list[Text], width: int) -> list[Text]:
+    """Legend items on as few lines as fit ``width``, never breaking an item."""
     lines = [Text()]
     for item in items:
         if lines[-1].cell_len and lines[-1].cell_len + GAP + item.cell_len > width:

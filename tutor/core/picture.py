@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from rich.cells import cell_len, set_cell_size
 from rich.text import Text
 
-from tutor.core.heatmap import Matrix, Style, render
+from tutor.core.heatmap import Matrix, Style, printable, render, render_heads
 from tutor.core.protocol import ProbeResult
+
+GUTTER = 2  # between the trace's columns
 
 
 def heads(probe: ProbeResult) -> int:
@@ -16,6 +19,7 @@ def heads(probe: ProbeResult) -> int:
 def head_matrix(
     probe: ProbeResult, values: list[list[list[float]]] | None, head: int
 ) -> Matrix | None:
+    """Head ``head`` (wrapping around) of ``values`` as a labelled matrix; None without values."""
     if not values:
         return None
     chosen = values[head % len(values)]
@@ -27,62 +31,148 @@ def head_matrix(
     )
 
 
+def head_matrices(probe: ProbeResult, values: list[list[list[float]]] | None) -> list[Matrix]:
+    """Every head of ``values``, in order."""
+    found = [head_matrix(probe, values, head) for head in range(len(values or []))]
+    return [m for m in found if m is not None]
+
+
 def picture(
     probe: ProbeResult,
     *,
     width: int,
-    head: int = 0,
+    head: int | None = None,
     style: Style | None = None,
     reference_only: bool = False,
+    all_heads: bool = False,
 ) -> Text:
-    """The learner's weights beside the reference, for one head, with the diagnosis under it."""
+    """The learner's weights beside the reference, with the diagnosis above and the trace under.
+
+    One head (``head``, from 0; the first when None) in full, or with ``all_heads`` every
+    head small, side by side, ``head`` highlighted among them.
+    """
     style = style or Style()
     count = heads(probe)
-    suffix = f" (head {head % count + 1} of {count})" if count > 1 else ""
-    learner = None if reference_only else head_matrix(probe, probe.learner, head)
     problem = probe.problem if not reference_only else ""
-    text = render(
-        learner,
-        head_matrix(probe, probe.reference, head),
-        width=width,
-        style=style,
-        learner_title=f"yours{suffix}",
-        reference_title=f"reference{suffix}",
-        problem=problem,
-    )
+    if all_heads:
+        chosen = None if head is None else head % count
+        if reference_only:
+            mine, theirs = head_matrices(probe, probe.reference), None
+        else:
+            mine, theirs = (
+                head_matrices(probe, probe.learner),
+                head_matrices(probe, probe.reference),
+            )
+        text = render_heads(
+            mine,
+            theirs,
+            width=width,
+            style=style,
+            selected=chosen,
+            learner_title="reference" if reference_only else "yours",
+            problem=problem,
+        )
+    else:
+        head = head or 0
+        suffix = f" (head {head % count + 1} of {count})" if count > 1 else ""
+        learner = None if reference_only else head_matrix(probe, probe.learner, head)
+        text = render(
+            learner,
+            head_matrix(probe, probe.reference, head),
+            width=width,
+            style=style,
+            learner_title=f"yours{suffix}",
+            reference_title=f"reference{suffix}",
+            problem=problem,
+        )
     if probe.diagnosis and not reference_only:
         # The diagnosis leads: in a small pane it must not hide below the matrices.
         lead = Text(probe.diagnosis + "\n", style="bold yellow" if style.color else "bold")
         text = lead + text
     if probe.reference_trace and not reference_only:
-        text.append("\n")
+        text.append("\n\n")
         text.append_text(trace(probe, width=width, style=style))
     return text
 
 
 def trace(probe: ProbeResult, *, width: int, style: Style) -> Text:
-    """The shapes of each step, yours beside the reference's, the first difference marked."""
-    rows = max(len(probe.learner_trace), len(probe.reference_trace))
-    column = max(12, min(20, (width - 34) // 2))
-    lines = Text()
-    lines.append(f"{'step':<10}{'yours':<{column}}{'reference':<{column}}".rstrip()[:width] + "\n")
-    marked = False
-    missing = "-" if not style.unicode else "—"
-    for index in range(rows):
+    """The shape of each step, yours beside the reference's, the first difference marked.
+
+    A step carries the lesson's name for it when the probe gives one (``step_names``), else
+    its operation's name. Where your operation is not the reference's, its name comes with
+    your shape, so a mask where a softmax belongs shows as such.
+    """
+    missing = "—" if style.unicode else "-"
+    table: list[tuple[str, str, str, bool]] = []
+    for index in range(max(len(probe.learner_trace), len(probe.reference_trace))):
         mine = step(probe.learner_trace, index)
         theirs = step(probe.reference_trace, index)
-        name = (mine or theirs or ("", ""))[0]
-        different = mine != theirs and not marked
-        marked = marked or different
-        line = (
-            f"{name:<10}{(mine[1] if mine else missing):<{column}}"
-            f"{(theirs[1] if theirs else missing):<{column}}"
+        if theirs is not None and index < len(probe.step_names):
+            name = probe.step_names[index]
+        else:
+            name = (theirs or mine or ("", ""))[0]
+        if mine is None:
+            yours = missing
+        elif theirs is None or mine[0] == theirs[0]:
+            yours = mine[1]
+        else:
+            yours = f"{mine[0]} {mine[1]}"
+        reference = theirs[1] if theirs is not None else missing
+        table.append((printable(name, style), yours, reference, mine != theirs))
+
+    gutter = GUTTER
+    yours_width = max([len("yours"), *(len(row[1]) for row in table)])
+    reference_width = max([len("reference"), *(len(row[2]) for row in table)])
+    name_width = max([len("step"), *(cell_len(row[0]) for row in table)])
+    if name_width + yours_width + reference_width + 2 * gutter > width:
+        # A narrow pane: tighter shapes and gutters leave the names more room.
+        table = [(n, y.replace(", ", ","), r.replace(", ", ","), d) for n, y, r, d in table]
+        yours_width = max([len("yours"), *(len(row[1]) for row in table)])
+        reference_width = max([len("reference"), *(len(row[2]) for row in table)])
+        gutter = 1
+    # Names give way first (to the shapes and to the shortest arrow), down to a readable stub.
+    arrow = 1 + cell_len(_arrow(style)) if any(row[3] for row in table) else 0
+    room = width - yours_width - reference_width - 2 * gutter - arrow
+    name_width = max(8, min(name_width, room))
+    cut = "…" if style.unicode else "~"
+
+    def line(name: str, yours: str, reference: str) -> str:
+        if cell_len(name) > name_width:
+            name = set_cell_size(name, name_width - 1) + cut
+        gap = " " * gutter
+        return (
+            f"{set_cell_size(name, name_width)}{gap}{yours:<{yours_width}}{gap}{reference}"
         ).rstrip()
-        arrow = " <- first difference" if not style.unicode else " ← first difference"
-        line = (line + arrow)[:width] if different else line[:width]
-        highlight = "bold red" if style.color else "bold"
-        lines.append(line + "\n", style=highlight if different else "")
+
+    lines = Text()
+    lines.append(_cut(line("step", "yours", "reference"), width) + "\n")
+    highlight = "bold red" if style.color else "bold"
+    marked = False
+    for name, yours, reference, differs in table:
+        first = differs and not marked
+        marked = marked or differs
+        text = line(name, yours, reference)
+        if first:
+            text = _marked(text, width, style)
+        lines.append(_cut(text, width) + "\n", style=highlight if first else "")
     return lines
+
+
+def _arrow(style: Style) -> str:
+    return "←" if style.unicode else "<-"
+
+
+def _marked(line: str, width: int, style: Style) -> str:
+    """``line`` with the longest "first difference" arrow that fits beside it."""
+    for words in (" first difference", " differs", ""):
+        marked = f"{line} {_arrow(style)}{words}"
+        if cell_len(marked) <= width:
+            break
+    return marked
+
+
+def _cut(text: str, width: int) -> str:
+    return set_cell_size(text, width).rstrip() if cell_len(text) > width else text
 
 
 def step(steps: list[str], index: int) -> tuple[str, str] | None:

@@ -115,6 +115,7 @@ class ProbeResult(Event):
     diagnosis_hint: str = ""  # the id of the hint for that mistake
     learner_trace: list[str] = field(default_factory=list)  # "matmul (1, 6, 6)", step by step
     reference_trace: list[str] = field(default_factory=list)
+    step_names: list[str] = field(default_factory=list)  # the lesson's names of reference_trace
 
 
 @dataclass(frozen=True)

@@ -80,6 +80,7 @@ class TutorApp(App[int]):
         Binding("v", "view", "Lesson/results"),
         Binding("m", "numbers", "Numbers", show=False),
         Binding("right_square_bracket", "next_head", "Next head", show=False),
+        Binding("a", "all_heads", "All heads", show=False),
         Binding("x", "reset", "Reset"),
         Binding("s", "solution", "Solution"),
         Binding("e", "edit", "Edit"),
@@ -142,6 +143,7 @@ class TutorApp(App[int]):
             ("Hint", "Reveal the next hint (h)", self.action_hint),
             ("Run tests", "Run the tests on your file now (r)", self.action_run),
             ("Lesson or results", "Switch panes on a narrow terminal (v)", self.action_view),
+            ("All heads", "Every head side by side, or one head (a)", self.action_all_heads),
             ("Reset exercise", "Restore the skeleton, keeping a backup (x)", self.action_reset),
             ("Show solution", "The reference solution (s)", self.action_solution),
             ("Edit in $EDITOR", "Open your file in your editor (e)", self.action_edit),
@@ -504,6 +506,10 @@ class TutorApp(App[int]):
 
     def action_next_head(self) -> None:
         self.main.query_one(AttentionPane).next_head()
+
+    def action_all_heads(self) -> None:
+        if not self.main.query_one(AttentionPane).toggle_overview():
+            self.notify("This picture has a single head.")
 
     def action_view(self) -> None:
         self.show("lesson" if self.showing == "results" else "results", listing=False)

@@ -5,10 +5,15 @@ An exercise opts in with a ``probe.py`` beside its tests:
     TOKENS = ["The", "cat", "sat", "on", "the", "mat"]   # query labels
     KEYS = [...]                                          # key labels (default: TOKENS)
     CAUSAL = True                                         # optional: mark weight on the future
+    STEPS = ["Q = x W_q", ...]                            # optional: the lesson's step names
 
     def weights(problem):      # problem: the learner's module (or the reference)
         ...                    # build fixed inputs and parameters, call the learner's code
         return w               # (Tq, Tk) or (heads, Tq, Tk) tensor
+
+``STEPS`` names, in order, the steps the shape trace records while ``weights`` runs the
+reference (its projections, products, masks and softmaxes), as the lesson calls them; without
+it the trace shows the operations' own names.
 
 ``weights`` may call ``captured_softmax`` when the exercise's interface returns only the
 output: it records the last softmax the learner's code computes. ``fixed_parameters`` gives a
@@ -177,6 +182,13 @@ def diagnose(
     return f"Your weights match a known mistake: {found.misconception}.", found.hint or ""
 
 
+def _names(steps: object) -> list[str]:
+    """A probe's STEPS as strings; anything but a list or tuple of them counts as none."""
+    if not isinstance(steps, list | tuple):
+        return []
+    return [str(name) for name in steps]
+
+
 def run_probe(
     probe_path: Path,
     learner: types.ModuleType | None,
@@ -190,6 +202,7 @@ def run_probe(
     allowed = None
     if getattr(probe, "CAUSAL", False):
         allowed = [[j <= i for j in range(len(keys))] for i in range(len(queries))]
+    step_names = _names(getattr(probe, "STEPS", None))
     mine, problem = None, ""
     learner_trace, reference_trace = ShapeTracer(), ShapeTracer()
     if learner is None:
@@ -214,6 +227,7 @@ def run_probe(
         diagnosis_hint=hint,
         learner_trace=learner_trace.steps,
         reference_trace=reference_trace.steps,
+        step_names=step_names,
         queries=queries,
         keys=keys,
         learner=mine,

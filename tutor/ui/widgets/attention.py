@@ -14,7 +14,11 @@ from tutor.core.protocol import ProbeResult
 
 
 class AttentionPane(VerticalScroll):
-    """Redraws the picture at the pane's width; m toggles numbers, ] cycles the heads."""
+    """Redraws the picture at the pane's width.
+
+    m toggles numbers, ] cycles the heads, a switches between one head in full and every
+    head small (the overview highlights the head ] has reached).
+    """
 
     BORDER_TITLE = "Attention"
 
@@ -23,6 +27,7 @@ class AttentionPane(VerticalScroll):
         self.probe: ProbeResult | None = None
         self.head = 0
         self.numbers = False
+        self.overview = False
 
     def compose(self):  # type: ignore[no-untyped-def]
         yield Static("", id="attention-body")
@@ -30,6 +35,10 @@ class AttentionPane(VerticalScroll):
     def show(self, probe: ProbeResult | None) -> None:
         self.probe = probe
         self.redraw()
+
+    @property
+    def many_heads(self) -> bool:
+        return self.probe is not None and heads(self.probe) > 1
 
     def next_head(self) -> None:
         if self.probe is not None:
@@ -39,6 +48,14 @@ class AttentionPane(VerticalScroll):
     def toggle_numbers(self) -> None:
         self.numbers = not self.numbers
         self.redraw()
+
+    def toggle_overview(self) -> bool:
+        """Every head or one head; False (and nothing changes) when there is only one."""
+        if not self.many_heads:
+            return False
+        self.overview = not self.overview
+        self.redraw()
+        return True
 
     def on_resize(self) -> None:
         self.redraw()
@@ -50,9 +67,12 @@ class AttentionPane(VerticalScroll):
             return
         style = Style(color=not os.environ.get("NO_COLOR"), numbers=self.numbers)
         width = max(20, self.scrollable_content_region.width)
-        text = picture(self.probe, width=width, head=self.head, style=style)
-        if heads(self.probe) > 1:
-            text.append("\n] next head   m numbers", style="dim")
+        overview = self.overview and self.many_heads
+        text = picture(self.probe, width=width, head=self.head, style=style, all_heads=overview)
+        if overview:
+            text.append("\na one head   ] next head", style="dim")
+        elif self.many_heads:
+            text.append("\na all heads   ] next head   m numbers", style="dim")
         else:
             text.append("\nm numbers", style="dim")
         body.update(text)
