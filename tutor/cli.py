@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import copy
 import json
 import sys
 from collections.abc import Sequence
@@ -60,7 +61,10 @@ def parser() -> argparse.ArgumentParser:
         "--timeout", type=float, default=10.0, metavar="S", help="time limit per run (default 10)"
     )
     for action in common._actions:
-        top._add_action(action)
+        top._add_action(copy.copy(action))
+        # After the command, an option counts only when given: its default must not undo the
+        # same option given before the command (`attn-tutor --exercises DIR list`).
+        action.default = argparse.SUPPRESS
     top.add_argument("--poll", action="store_true", help="watch files by polling (network drives)")
     top.add_argument(
         "--theme",
@@ -156,6 +160,9 @@ def find(course: Course, key: str | None) -> Exercise:
             raise UsageError("the pack has no exercises")
         return exercise
     exercise = course.catalog.find(key)
+    skipped = course.catalog.skipped(key) if exercise is None else None
+    if skipped is not None:
+        raise UsageError(f"exercise {key!r} was skipped: {skipped}")
     if exercise is None:
         known = ", ".join(f"{e.number:02d}" for e in course.catalog.exercises)
         raise UsageError(f"no exercise {key!r}; try a number ({known}) or `attn-tutor list`")

@@ -167,10 +167,11 @@ class TutorApp(App[int]):
                 loop.add_signal_handler(number, self.hang_up)
         self.apply_layout(self.size.width)
         self.theme = self.theme_name or self.fitting_theme()
+        # Paths and TOML ([[hints]]) are shown as written, never read as markup.
         for message in self.course.messages:
-            self.notify(message, timeout=8)
+            self.notify(message, timeout=8, markup=False)
         for problem in self.course.catalog.problems:
-            self.notify(f"skipped {problem}", severity="warning", timeout=10)
+            self.notify(f"skipped {problem}", severity="warning", timeout=10, markup=False)
         if self.watcher is not None:
             self.watcher.start()
             if self.watcher.polling:

@@ -172,18 +172,19 @@ def import_failure(error: BaseException, learner: Path, problem_name: str) -> Ru
 def verdict_for(reporter: EventReporter, exit_code: int) -> RunFinished:
     tally = reporter.tally
     counts = RunFinished(run_id=0, passed=tally.passed, failed=tally.failed, total=tally.collected)
+    if tally.collection_errors:
+        # Before the interruption: pytest stops itself (Interrupted) after a collection error.
+        return replace(
+            counts,
+            verdict=Verdict.ERROR,
+            message="a test file could not be loaded: see the collection error",
+        )
     if tally.interrupted_by:
         return replace(
             counts,
             verdict=Verdict.EXITED_EARLY,
             message=f"your code raised {tally.interrupted_by}, which stops the whole test run. "
             "Let errors be ordinary exceptions.",
-        )
-    if tally.collection_errors:
-        return replace(
-            counts,
-            verdict=Verdict.ERROR,
-            message="a test file could not be loaded: see the collection error",
         )
     if exit_code == pytest_no_tests() or tally.collected == 0:
         return RunFinished(run_id=0, verdict=Verdict.NO_TESTS, message="no tests were found")
