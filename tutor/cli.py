@@ -213,6 +213,9 @@ def find(course: Course, key: str | None) -> Exercise:
             raise UsageError("the pack has no exercises")
         return exercise
     exercise = course.catalog.find(key)
+    skipped = course.catalog.skipped(key) if exercise is None else None
+    if skipped is not None:
+        raise UsageError(f"exercise {key!r} was skipped: {skipped}")
     if exercise is None:
         known = ", ".join(f"{e.number:02d}" for e in course.catalog.exercises)
         raise UsageError(f"no exercise {key!r}; try a number ({known}) or `attn-tutor list`")

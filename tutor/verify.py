@@ -13,7 +13,7 @@ from pathlib import Path
 
 from tutor.core import catalog as catalog_module
 from tutor.core.catalog import Exercise
-from tutor.core.protocol import Verdict
+from tutor.core.protocol import CollectionError, Verdict
 from tutor.core.report import RunReport
 from tutor.runner import Runner
 
@@ -71,7 +71,11 @@ async def check_exercise(
         result.tests = report.finished.total
         result.suite_seconds = report.finished.duration
         if not report.passed:
-            failing = ", ".join(sorted(report.failing_tests)) or report.headline()
+            failing = (
+                "; ".join(load_error(error) for error in report.errors)
+                or ", ".join(sorted(report.failing_tests))
+                or report.headline()
+            )
             result.problems.append(f"the solution does not pass: {failing}")
     for mutant, report in zip(exercise.mutants, rest, strict=True):
         if report.passed:
@@ -81,6 +85,13 @@ async def check_exercise(
         else:
             result.caught += 1
     return result
+
+
+def load_error(error: CollectionError) -> str:
+    """A file that could not be loaded, and the last line of its error."""
+    where = f"{error.file} line {error.line}" if error.line else error.file
+    last = (error.message.strip().splitlines() or ["no details"])[-1]
+    return f"{where} could not be loaded ({last.strip()})"
 
 
 async def check_all(exercises: list[Exercise], timeout: float) -> list[ExerciseCheck]:

@@ -8,6 +8,7 @@ suite), ``solution.py`` (the reference, optional) and ``mutants/`` (optional).
 
 from __future__ import annotations
 
+import json
 import re
 import tomllib
 from dataclasses import dataclass, field
@@ -118,6 +119,19 @@ class Catalog:
     def index(self, exercise: Exercise) -> int:
         return next(i for i, e in enumerate(self.exercises) if e.key == exercise.key)
 
+    def skipped(self, key: str) -> PackProblem | None:
+        """The problem that kept exercise ``key`` (number or folder name) out of the pack."""
+        wanted = key.strip().lower()
+        for problem in self.problems:
+            folder = problem.path if problem.path.parent == self.root else problem.path.parent
+            match = NUMBERED.match(folder.name)
+            if folder.parent != self.root or not match:
+                continue
+            names = {folder.name.lower(), match.group(2).lower()}
+            if wanted in names or (wanted.isdigit() and int(wanted) == int(match.group(1))):
+                return problem
+        return None
+
 
 def builtin_pack() -> Path:
     """The exercises shipped with attn-tutor (inside the wheel, or beside the source tree)."""
@@ -135,8 +149,15 @@ def load(root: Path) -> Catalog:
     if not root.is_dir():
         catalog.problems.append(PackProblem(root, "is a file; --exercises needs a folder"))
         return catalog
+    try:
+        folders = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
+    except OSError as error:
+        catalog.problems.append(
+            PackProblem(root, f"cannot be read ({error.strerror}); check its permissions")
+        )
+        return catalog
     seen: dict[int, Path] = {}
-    for folder in sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")):
+    for folder in folders:
         if folder.name in {"__pycache__", "mutants"}:
             continue
         result = read_exercise(folder)
@@ -147,8 +168,8 @@ def load(root: Path) -> Catalog:
             catalog.problems.append(
                 PackProblem(
                     folder,
-                    f"number {result.number:02d} is already used by {seen[result.number].name}; "
-                    "give each exercise its own number",
+                    f"number {result.number:02d} is already used by {seen[result.number].name}, "
+                    "which was loaded instead; give one of the two folders another number",
                 )
             )
             continue
@@ -156,10 +177,24 @@ def load(root: Path) -> Catalog:
         catalog.exercises.append(result)
     catalog.exercises.sort(key=lambda e: e.number)
     if not catalog.exercises and not catalog.problems:
-        catalog.problems.append(
-            PackProblem(root, "holds no exercise folders (NN-name/ with problem.py and test_*.py)")
-        )
+        if (root / "problem.py").is_file() or any(root.glob("test_*.py")):
+            message = (
+                "is a single exercise; point --exercises at the folder that holds it "
+                f"({root.resolve().parent})"
+            )
+        else:
+            message = (
+                "holds no exercise folders; a pack is a folder of NN-name/ folders, "
+                "each with README.md, problem.py and test_*.py"
+            )
+        catalog.problems.append(PackProblem(root, message))
     return catalog
+
+
+REQUIRED = {
+    "problem.py": "the skeleton the learner starts from",
+    "README.md": "the lesson (its first # heading is the title)",
+}
 
 
 def read_exercise(folder: Path) -> Exercise | PackProblem:
@@ -168,34 +203,98 @@ def read_exercise(folder: Path) -> Exercise | PackProblem:
     if not match:
         return PackProblem(folder, "folder name should start with a number, like 03-scaling")
     number, slug = int(match.group(1)), match.group(2) or folder.name
-    for required in ("problem.py", "README.md"):
+    for required, what in REQUIRED.items():
         if not (folder / required).is_file():
-            return PackProblem(folder, f"missing {required}")
+            return PackProblem(folder, f"has no {required}; add {what}")
     if not any(folder.glob("test_*.py")):
-        return PackProblem(folder, "no test_*.py file")
-    title = lesson_title(folder / "README.md") or slug.replace("-", " ").capitalize()
+        return PackProblem(folder, "has no test_*.py; add the tests that check problem.py")
+    lesson = read_utf8(folder / "README.md")
+    if isinstance(lesson, PackProblem):
+        return lesson
+    title = heading(lesson) or slug.replace("-", " ").capitalize()
     toml_path = folder / "exercise.toml"
     if not toml_path.is_file():
         return Exercise(path=folder, number=number, slug=slug, title=title)
+    text = read_utf8(toml_path)
+    if isinstance(text, PackProblem):
+        return text
     try:
-        data = tomllib.loads(toml_path.read_text(encoding="utf-8"))
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
-        return PackProblem(toml_path, f"not valid TOML: {error}")
-    except OSError as error:
-        return PackProblem(toml_path, f"cannot be read: {error.strerror}")
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as error:
+        return PackProblem(toml_path, toml_message(error))
     try:
         return exercise_from_toml(folder, number, slug, title, data)
     except MetadataError as error:
-        return PackProblem(toml_path, str(error))
+        line = line_of(text, error.pattern)
+        return PackProblem(toml_path, f"line {line}: {error}" if line else str(error))
+
+
+def read_utf8(path: Path) -> str | PackProblem:
+    """The file's text, or a one-line problem when it cannot be read as UTF-8."""
+    try:
+        data = path.read_bytes()
+    except OSError as error:
+        return PackProblem(path, f"cannot be read ({error.strerror}); check its permissions")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        line = data.count(b"\n", 0, error.start) + 1
+        return PackProblem(
+            path,
+            f"line {line}: byte 0x{data[error.start]:02x} is not UTF-8; "
+            "save the file with the UTF-8 encoding",
+        )
+
+
+TOML_AT = re.compile(r"^(.*) \(at line (\d+), column (\d+)\)$")
+
+
+def toml_message(error: tomllib.TOMLDecodeError) -> str:
+    match = TOML_AT.match(str(error))
+    if match is None:
+        return f"not valid TOML ({error}); correct its syntax"
+    reason, line, column = match.groups()
+    return f"line {line}, column {column}: not valid TOML ({reason}); correct the syntax there"
+
+
+def line_of(text: str, pattern: str | None) -> int | None:
+    """The number of the first line of ``text`` that matches ``pattern``."""
+    if pattern is None:
+        return None
+    for number, line in enumerate(text.splitlines(), start=1):
+        if re.search(pattern, line):
+            return number
+    return None
+
+
+def key_line(name: str) -> str:
+    """A pattern for the line that sets ``name``."""
+    return rf"^\s*{re.escape(name)}\s*="
+
+
+def quoted(value: str) -> str:
+    """A pattern for ``value`` written as a TOML string."""
+    return rf"[\"']{re.escape(value)}[\"']"
 
 
 class MetadataError(ValueError):
     """A field of exercise.toml has the wrong type or points nowhere."""
 
+    def __init__(self, message: str, pattern: str | None = None) -> None:
+        super().__init__(message)
+        self.pattern = pattern  # finds the line to name, when there is one
+
 
 def exercise_from_toml(
     folder: Path, number: int, slug: str, title: str, data: dict[str, object]
 ) -> Exercise:
+    declared = typed(data, "number", int, number)
+    if declared != number:
+        raise MetadataError(
+            f"number = {declared} does not match the folder name {folder.name}; "
+            "the folder name sets the number, so make them agree or remove number",
+            key_line("number"),
+        )
     test_names = defined_tests(folder)
     hints = tuple(read_hint(i, raw, test_names) for i, raw in enumerate(table_list(data, "hints")))
     hint_ids = {hint.id for hint in hints}
@@ -217,17 +316,28 @@ def exercise_from_toml(
     )
 
 
+KINDS = {int: ("a whole number", "2"), str: ("text in quotes", '"..."')}
+
+
 def typed(data: dict[str, object], name: str, kind: type[T], default: T) -> T:
     value = data.get(name, default)
-    if value is not default and not isinstance(value, kind):
-        raise MetadataError(f"{name} should be a {kind.__name__}, not {value!r}")
+    if value is not default and (
+        not isinstance(value, kind) or (kind is int and isinstance(value, bool))
+    ):
+        what, example = KINDS.get(kind, (f"a {kind.__name__}", "..."))
+        if kind is int and isinstance(default, int):
+            example = json.dumps(default, ensure_ascii=False)
+        written = json.dumps(value, ensure_ascii=False, default=str)
+        raise MetadataError(
+            f"{name} = {written} should be {what}, like {name} = {example}", key_line(name)
+        )
     return value
 
 
 def table_list(data: dict[str, object], name: str) -> list[dict[str, object]]:
     value = data.get(name, [])
     if not isinstance(value, list) or not all(isinstance(item, dict) for item in value):
-        raise MetadataError(f"{name} should be written as [[{name}]] tables")
+        raise MetadataError(f"{name} should be written as [[{name}]] tables", key_line(name))
     return value
 
 
@@ -244,7 +354,9 @@ def read_hint(position: int, raw: dict[str, object], test_names: set[str]) -> Hi
     missing = [name for name in tests if name not in test_names]
     if missing:
         raise MetadataError(
-            f"hint {position + 1} links to {', '.join(missing)}, which no test_*.py defines"
+            f"hint {position + 1} links to {', '.join(missing)}, which no test_*.py defines; "
+            "correct the name in its tests list, or write that test",
+            quoted(missing[0]),
         )
     hint_id = raw.get("id", f"hint-{position + 1}")
     return Hint(id=str(hint_id), tier=tier, text=" ".join(text.split()), tests=tuple(tests))
@@ -256,7 +368,9 @@ def read_mutant(folder: Path, raw: dict[str, object], hint_ids: set[str]) -> Mut
         raise MetadataError('every [[mutants]] table needs file = "name.py"')
     path = folder / "mutants" / file
     if not path.is_file():
-        raise MetadataError(f"mutant {file} not found in mutants/")
+        raise MetadataError(
+            f"mutant {file} not found in mutants/; add it or correct the file name", quoted(file)
+        )
     misconception = raw.get("misconception")
     if not isinstance(misconception, str) or not misconception:
         raise MetadataError(f"mutant {file} needs a misconception")
@@ -283,12 +397,8 @@ def defined_tests(folder: Path) -> set[str]:
 HEADING = re.compile(r"^#\s+(.+?)\s*#*\s*$")
 
 
-def lesson_title(readme: Path) -> str | None:
-    """The first level-one heading of a lesson, if it has one."""
-    try:
-        text = readme.read_text(encoding="utf-8", errors="replace")
-    except OSError:
-        return None
+def heading(text: str) -> str | None:
+    """The first level-one heading of a Markdown text, if it has one."""
     for line in text.splitlines():
         match = HEADING.match(line)
         if match:

@@ -62,6 +62,8 @@ def open_course(pack: Path | None, workspace: Path | None) -> Course:
     catalog = catalog_module.load(root)
     if not catalog.exercises:
         details = "; ".join(str(problem) for problem in catalog.problems)
+        if all(problem.path == root for problem in catalog.problems):
+            raise WorkspaceError(details)  # the pack itself: its path starts the line already
         raise WorkspaceError(f"no exercises could be loaded from {root}: {details}")
     space = Workspace(choose_root(workspace, root, builtin))
     first_use = not space.state.exists()

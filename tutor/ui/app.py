@@ -16,6 +16,7 @@ from collections.abc import Iterable
 from functools import partial
 from pathlib import Path
 
+from rich.text import Text
 from textual import on, work
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
@@ -191,10 +192,11 @@ class TutorApp(App[int]):
                 severity="warning",
                 timeout=15,
             )
+        # Paths and TOML ([[hints]]) are shown as written, never read as markup.
         for message in self.course.messages:
-            self.notify(message, timeout=8)
+            self.notify(message, timeout=8, markup=False)
         for problem in self.course.catalog.problems:
-            self.notify(f"skipped {problem}", severity="warning", timeout=10)
+            self.notify(f"skipped {problem}", severity="warning", timeout=10, markup=False)
         if self.watcher is not None:
             self.watcher.start()
             if self.watcher.polling:
@@ -459,8 +461,10 @@ class TutorApp(App[int]):
         watching = f"watching {home_relative(self.course.problem(self.exercise))}"
         if self.watcher is not None and self.watcher.polling:
             watching += " (polling)"
+        if self.closing or not self.screen_stack:
+            return  # a timer that fired on the way out
         for line in self.main.query("#status").results(Static):  # absent while closing
-            line.update(f" {watching}  │  {state}")
+            line.update(Text(f" {watching}  │  {state}"))  # a path is never markup
 
     def neighbour(self, exercise: Exercise, step: int) -> Exercise | None:
         exercises = self.course.catalog.exercises
