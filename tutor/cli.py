@@ -13,7 +13,6 @@ import os
 import sys
 from collections.abc import Sequence
 from dataclasses import asdict
-from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 from tutor.core.catalog import Exercise
@@ -31,10 +30,27 @@ class UsageError(Exception):
 
 
 def package_version() -> str:
+    # Imported here: importlib.metadata costs 40 ms of every start, and only --version needs it.
+    from importlib.metadata import PackageNotFoundError, version
+
     try:
         return version("attn-tutor")
     except PackageNotFoundError:
         return "unknown"
+
+
+class ShowVersion(argparse.Action):
+    """--version, reading the installed version only when asked."""
+
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: object,
+        option_string: str | None = None,
+    ) -> None:
+        print(f"attn-tutor {package_version()}")
+        parser.exit()
 
 
 def add_common_options(parser: argparse.ArgumentParser, *, before_command: bool) -> None:
@@ -76,7 +92,7 @@ def parser() -> argparse.ArgumentParser:
         description="Learn attention by writing it. With no command, opens the tutor: edit "
         "an exercise's problem.py in your editor and see the tests on every save.",
     )
-    top.add_argument("--version", action="version", version=f"attn-tutor {package_version()}")
+    top.add_argument("--version", action=ShowVersion, nargs=0, help="show the version and exit")
     add_common_options(top, before_command=True)
     common = argparse.ArgumentParser(add_help=False)
     add_common_options(common, before_command=False)
