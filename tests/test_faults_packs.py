@@ -494,7 +494,7 @@ def test_check_names_the_test_file_that_cannot_load(
     args = ("--exercises", str(pack), "--workspace", str(tmp_path / "ws"))
     shown = attn("check", number, *args)
     assert shown.returncode == 1
-    assert "  error in test_extra.py\n" in shown.stdout
+    assert "  error in test_extra.py:1\n" in shown.stdout  # the file and its line
     assert error in shown.stdout
     assert "\nERROR: a test file could not be loaded: see the collection error\n" in shown.stdout
     assert "your code raised" not in shown.stdout  # the pack's fault, not the learner's
@@ -516,11 +516,11 @@ def test_verify_reports_the_test_file_that_cannot_load(tmp_path: Path) -> None:
     lines = result.stdout.splitlines()
     assert any(line.startswith("01 good ") and line.endswith(" ok") for line in lines)
     assert (
-        "    the solution does not pass: test_extra.py could not be loaded "
+        "    the solution does not pass: test_extra.py line 1 could not be loaded "
         f"(ModuleNotFoundError: No module named '{MISSING_MODULE}')"
     ) in lines
     assert (
-        "    the solution does not pass: test_extra.py could not be loaded "
+        "    the solution does not pass: test_extra.py line 1 could not be loaded "
         "(SyntaxError: invalid syntax)"
     ) in lines
     assert "1 of 3 exercises verified" in result.stdout

@@ -5,6 +5,7 @@ It reads pytest's own hooks and exception objects; pytest's text output is never
 
 from __future__ import annotations
 
+import re
 import traceback
 from collections.abc import Callable, Generator
 from dataclasses import dataclass, field
@@ -86,6 +87,19 @@ def collect_message(report: pytest.CollectReport) -> str:
     return "\n".join(errors[-MESSAGE_LINES:]) if errors else text.strip().splitlines()[-1]
 
 
+def collect_line(report: pytest.CollectReport, name: str) -> int | None:
+    """The last line of file ``name`` that pytest's collection report points at, if any."""
+    text = str(report.longrepr)
+    # Tracebacks name it as "test_x.py:3: in <module>", syntax errors as 'File ".../test_x.py",
+    # line 3'.
+    pattern = rf'(?:^|[/\s"]){re.escape(name)}(?::(\d+):|", line (\d+))'
+    found = re.findall(pattern, text, flags=re.MULTILINE)
+    if not found:
+        return None
+    traced, syntax = found[-1]
+    return int(traced or syntax)
+
+
 class EventReporter:
     """Emits RunStarted, TestOutcome and CollectionError events through ``emit``."""
 
@@ -103,7 +117,9 @@ class EventReporter:
         for learner in self.learner_files:
             # The learner knows their file by its name, not by the run's private copy.
             message = message.replace(learner, Path(learner).name)
-        self.emit(CollectionError(run_id=0, file=Path(str(report.fspath)).name, message=message))
+        name = Path(str(report.fspath)).name
+        line = collect_line(report, name)
+        self.emit(CollectionError(run_id=0, file=name, line=line, message=message))
 
     @pytest.hookimpl
     def pytest_collection_finish(self, session: pytest.Session) -> None:
