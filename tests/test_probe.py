@@ -98,6 +98,54 @@ def test_each_mutant_is_named_or_left_unnamed(
         assert probe.diagnosis_hint == (mutant.hint or "")
 
 
+def test_exercise_01_diagnoses_do_not_depend_on_flush_to_zero() -> None:
+    """No value of 01's probe is denormal, so flush-to-zero changes no weight and no diagnosis."""
+    import torch
+
+    from tutor.worker import probe as machinery
+
+    key = "01-dot-products-and-softmax"
+    exercise = next(e for e in load(PACK).exercises if e.key == key)
+    probe = machinery.load(PACK / key / "probe.py", "attn_probe_ftz")
+
+    def pictures() -> dict[str, list[list[list[float]]]]:
+        paths = {"solution.py": PACK / key / "solution.py"}
+        paths.update({m.path.name: m.path for m in exercise.mutants})
+        return {
+            name: machinery.capture(probe, machinery.load(path, f"attn_ftz_{number}"))
+            for number, (name, path) in enumerate(paths.items())
+        }
+
+    def diagnoses(found: dict[str, list[list[list[float]]]]) -> dict[str, str]:
+        reference = found["solution.py"]
+        return {
+            m.path.name: ""
+            if machinery.close(found[m.path.name], reference)
+            else machinery.diagnose(probe, found[m.path.name], list(exercise.mutants))[0]
+            for m in exercise.mutants
+        }
+
+    try:
+        torch.set_flush_denormal(False)
+        off = pictures()
+        off_diagnoses = diagnoses(off)
+        if not torch.set_flush_denormal(True):
+            pytest.fail("torch.set_flush_denormal(True) returned False: this CPU cannot flush")
+        on = pictures()
+        on_diagnoses = diagnoses(on)
+    finally:
+        torch.set_flush_denormal(False)
+    assert on_diagnoses == off_diagnoses
+    for mutant in exercise.mutants:
+        named = f"Your weights match a known mistake: {mutant.misconception}."
+        expected = "" if mutant.path.name in indistinct(key) else named
+        assert on_diagnoses[mutant.path.name] == expected, mutant.path.name
+    for name, weights in off.items():
+        torch.testing.assert_close(
+            torch.tensor(on[name]), torch.tensor(weights), rtol=0, atol=0, equal_nan=True
+        )
+
+
 def test_a_leak_is_marked_in_the_causal_picture(live_runner: LiveRunner) -> None:
     key = "04-causal-masking"
     probe = probe_of(live_runner, key, PACK / key / "mutants" / "no_mask.py")

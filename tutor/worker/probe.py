@@ -160,8 +160,11 @@ def traced(
 
 
 def close(a: list[list[list[float]]], b: list[list[list[float]]]) -> bool:
+    """Equal up to rounding; a NaN equals a NaN in the same place (the same rows broke)."""
     left, right = torch.tensor(a, dtype=torch.float64), torch.tensor(b, dtype=torch.float64)
-    return left.shape == right.shape and bool(torch.allclose(left, right, atol=1e-4, rtol=1e-3))
+    return left.shape == right.shape and bool(
+        torch.allclose(left, right, atol=1e-4, rtol=1e-3, equal_nan=True)
+    )
 
 
 def diagnose(
