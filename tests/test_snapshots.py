@@ -14,6 +14,7 @@ from tests.conftest import WILD_PACK
 from tests.ui_support import Script, ScriptedRunner, broken, failing, make_app, passing, settle
 from tutor.core.course import open_course
 from tutor.core.protocol import ProbeResult
+from tutor.ui.app import TutorApp
 
 # The status line shows the workspace path, so snapshots use a fixed one.
 WORKSPACE = Path("/tmp/attn-tutor-snapshots/ws")
@@ -98,15 +99,20 @@ def picture_run(source: str) -> list[Any]:
     return [*events, tokens_probe()]  # the verdict first, the picture after it
 
 
-@pytest.mark.parametrize("size", SIZES)
-def test_attention_pane(
-    snap_compare: Callable[..., bool], monkeypatch: pytest.MonkeyPatch, size: str
-) -> None:
+def picture_app(monkeypatch: pytest.MonkeyPatch, script: Script) -> TutorApp:
+    """The picture pack in a fresh workspace, with a fixed clock and colour allowed."""
     shutil.rmtree(WORKSPACE, ignore_errors=True)
     open_course(PICTURE_PACK, WORKSPACE)
     monkeypatch.setattr("tutor.ui.app.time.strftime", lambda *_: "12:00:00")
     monkeypatch.delenv("NO_COLOR", raising=False)
-    app = make_app(PICTURE_PACK, WORKSPACE, ScriptedRunner(picture_run), watch=False)
+    return make_app(PICTURE_PACK, WORKSPACE, ScriptedRunner(script), watch=False)
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_attention_pane(
+    snap_compare: Callable[..., bool], monkeypatch: pytest.MonkeyPatch, size: str
+) -> None:
+    app = picture_app(monkeypatch, picture_run)
 
     async def before(pilot: Pilot[int]) -> None:
         await settle(pilot)
@@ -139,15 +145,11 @@ def test_attention_all_heads(
     snap_compare: Callable[..., bool], monkeypatch: pytest.MonkeyPatch, size: str
 ) -> None:
     """The overview (a) of a three-head picture, head 2 marked as different."""
-    shutil.rmtree(WORKSPACE, ignore_errors=True)
-    open_course(PICTURE_PACK, WORKSPACE)
-    monkeypatch.setattr("tutor.ui.app.time.strftime", lambda *_: "12:00:00")
-    monkeypatch.delenv("NO_COLOR", raising=False)
 
     def run(source: str) -> list[Any]:
         return [*failing(source), heads_probe()]
 
-    app = make_app(PICTURE_PACK, WORKSPACE, ScriptedRunner(run), watch=False)
+    app = picture_app(monkeypatch, run)
 
     async def before(pilot: Pilot[int]) -> None:
         await settle(pilot)
