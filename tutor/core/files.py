@@ -2,8 +2,24 @@
 
 from __future__ import annotations
 
+import errno
 import os
+import stat
 from pathlib import Path
+
+
+class NotPlainFile(OSError):
+    """A pipe, socket or device where a file was expected."""
+
+
+def read_plain_file(path: Path) -> bytes:
+    """The file's bytes. Refuses a pipe or a device, whose read could block for ever."""
+    mode = path.stat().st_mode
+    if stat.S_ISDIR(mode):
+        raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), str(path))
+    if not stat.S_ISREG(mode):
+        raise NotPlainFile(errno.EINVAL, "not a plain file", str(path))
+    return path.read_bytes()
 
 
 def copy_new(source: Path, target: Path) -> None:

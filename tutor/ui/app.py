@@ -8,7 +8,6 @@ import hashlib
 import os
 import shlex
 import signal
-import stat
 import subprocess
 import threading
 import time
@@ -29,6 +28,7 @@ from textual.widgets import Footer, Header, Markdown, OptionList, ProgressBar, S
 
 from tutor.core.catalog import Exercise
 from tutor.core.course import Course
+from tutor.core.files import read_plain_file
 from tutor.core.protocol import ProbeResult, RunFinished, Verdict
 from tutor.core.report import RunReport
 from tutor.core.workspace import Claim
@@ -59,10 +59,7 @@ def home_relative(path: Path) -> str:
 def digest(path: Path) -> str | None:
     """The file's content hash; None when it is missing, unreadable or not a plain file."""
     try:
-        # A pipe or a device in place of the file would block the read, and the app with it.
-        if not stat.S_ISREG(path.stat().st_mode):
-            return None
-        return hashlib.sha256(path.read_bytes()).hexdigest()
+        return hashlib.sha256(read_plain_file(path)).hexdigest()
     except OSError:
         return None
 

@@ -16,15 +16,14 @@ import os
 import resource
 import shutil
 import signal
-import stat
 import sys
 import types
 from dataclasses import replace
-from io import UnsupportedOperation
 from pathlib import Path
 from typing import NoReturn
 
 from tutor.core.catalog import PRISTINE_SKIP
+from tutor.core.files import NotPlainFile, read_plain_file
 from tutor.core.protocol import (
     CollectionError,
     Event,
@@ -295,7 +294,7 @@ def run(
         snapshot = read_plain_file(Path(request.problem))
     except IsADirectoryError:
         return missing(f"{request.problem} is a folder; it should be your {problem_name} file")
-    except UnsupportedOperation:
+    except NotPlainFile:
         return missing(
             f"{request.problem} is not a plain file (a pipe, socket or device); "
             f"save your code there as an ordinary file"
@@ -355,15 +354,6 @@ def run(
     ]
     exit_code = int(pytest.main(args, plugins=[reporter, keeper]))
     return verdict_for(reporter, exit_code), module
-
-
-def read_plain_file(path: Path) -> bytes:
-    """The file's bytes; refuses pipes and devices, whose reads could block the run."""
-    if os.path.isdir(path):
-        raise IsADirectoryError(errno.EISDIR, "is a directory")
-    if not stat.S_ISREG(os.stat(path).st_mode):
-        raise UnsupportedOperation("not a regular file")
-    return path.read_bytes()
 
 
 def missing(message: str) -> tuple[RunFinished, None]:
