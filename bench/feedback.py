@@ -30,23 +30,27 @@ import time
 from pathlib import Path
 
 import psutil
+from textual.pilot import Pilot
 
 from tutor.core.catalog import Exercise, builtin_pack
 from tutor.core.course import Course, open_course
-from tutor.core.report import RunReport
+from tutor.session import RunJudged, Update
 from tutor.ui.app import TutorApp
 
 RESULTS = Path(__file__).parent / "results"
 
 
 class TimedApp(TutorApp):
-    """The real app, noting when each run's final event arrives."""
+    """The real app, noting when each run's verdict reaches it (before it is drawn)."""
 
-    finished_at: dict[str, float]
+    def __init__(self, course: Course) -> None:
+        super().__init__(course)
+        self.finished_at: dict[str, float] = {}
+        self.session.listeners.insert(0, self.note)
 
-    def finish_run(self, exercise: Exercise, report: RunReport) -> None:
-        self.finished_at[exercise.key] = time.perf_counter()
-        super().finish_run(exercise, report)
+    def note(self, update: Update) -> None:
+        if isinstance(update, RunJudged):
+            self.finished_at[update.exercise.key] = time.perf_counter()
 
 
 def percentile(values: list[float], share: float) -> float:
@@ -63,7 +67,7 @@ def cold_pytest(exercise: Exercise, repeats: int = 3) -> float:
     times = []
     for _ in range(repeats):
         with tempfile.TemporaryDirectory() as folder:
-            for test in exercise.test_files:
+            for test in sorted(exercise.path.glob("test_*.py")):
                 shutil.copy(test, folder)
             assert exercise.solution is not None
             shutil.copy(exercise.solution, Path(folder) / "problem.py")
@@ -104,9 +108,14 @@ async def save_and_wait(app: TimedApp, course: Course, exercise: Exercise, n: in
         await asyncio.sleep(0.002)
         if time.perf_counter() - start > 30:
             raise RuntimeError(f"no verdict for {exercise.key} within 30 s")
-    report = app.reports[exercise.key]
+    report = app.session.reports[exercise.key]
     assert report.passed, report.headline()
     return app.finished_at[exercise.key] - start
+
+
+async def open_exercise(app: TimedApp, pilot: Pilot[int], exercise: Exercise) -> None:
+    app.session.open(exercise, run=False)
+    await pilot.pause()  # the lesson is drawn
 
 
 async def in_app(saves: int, soak: int) -> dict[str, object]:
@@ -117,27 +126,26 @@ async def in_app(saves: int, soak: int) -> dict[str, object]:
         assert basics is not None
         course.progress.current = basics.key
         app = TimedApp(course)
-        app.finished_at = {}
         async with app.run_test(size=(120, 40)) as pilot:
-            await app.runner.wait_ready()
+            await app.session.runner.wait_ready()
             await asyncio.sleep(1.0)  # the watcher's self-check, the first run
             await pilot.pause()
             # The slowest exercise, by one run of each solution.
             single = {}
             for exercise in course.catalog.exercises:
-                await app.open_exercise(exercise, run=False)
+                await open_exercise(app, pilot, exercise)
                 single[exercise.key] = await save_and_wait(app, course, exercise, 0)
             slowest = course.catalog.find(max(single, key=lambda k: single[k]))
             assert slowest is not None
             for exercise in (basics, slowest):
-                await app.open_exercise(exercise, run=False)
+                await open_exercise(app, pilot, exercise)
                 latencies = [
                     await save_and_wait(app, course, exercise, n) for n in range(1, saves + 1)
                 ]
                 results[exercise.key] = {"latencies": latencies}
-            await app.open_exercise(basics, run=False)
-            assert app.runner.process is not None
-            worker = app.runner.process.pid
+            await open_exercise(app, pilot, basics)
+            assert app.session.runner.process is not None
+            worker = app.session.runner.process.pid
             memory = {}
             for n in range(1, soak + 1):
                 await save_and_wait(app, course, basics, 1000 + n)

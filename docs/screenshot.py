@@ -1,4 +1,7 @@
-"""Make docs/screenshot.svg: the real app, a real run, on a wrong attempt at exercise 02.
+"""Make the README's screenshots: the real app, a real run, a wrong attempt at exercise 02.
+
+- docs/screenshot.svg: 150x42, after the run (the hint revealed is in the hints pane);
+- docs/screenshot-80x24.svg: 80x24, the screen right after the save, no key pressed.
 
 Run with: uv run python docs/screenshot.py
 """
@@ -11,6 +14,8 @@ import shutil
 import tempfile
 from pathlib import Path
 
+from textual.pilot import Pilot
+
 from tutor.core.catalog import builtin_pack
 from tutor.core.course import open_course
 from tutor.ui.app import TutorApp
@@ -18,7 +23,14 @@ from tutor.ui.app import TutorApp
 HERE = Path(__file__).parent
 
 
-async def main() -> None:
+async def verdict(app: TutorApp, pilot: Pilot[int]) -> None:
+    """Wait for the run's verdict and its picture."""
+    while not ((report := app.session.report()) and report.done and app.session.picture()):
+        await asyncio.sleep(0.2)
+    await pilot.pause()
+
+
+async def shoot(size: tuple[int, int], filename: str, hint: bool) -> None:
     with tempfile.TemporaryDirectory() as folder:
         os.environ["HOME"] = folder  # the status line then reads ~/attn-tutor/...
         workspace = Path(folder) / "attn-tutor"
@@ -30,12 +42,20 @@ async def main() -> None:
         course.progress.current = basics.key
         course.messages.clear()
         app = TutorApp(course, watch=False)
-        async with app.run_test(size=(150, 42)) as pilot:
-            while not (app.reports.get(basics.key) and app.reports[basics.key].done):
-                await asyncio.sleep(0.2)
-            await pilot.press("h")
-            await pilot.pause()
-            app.save_screenshot(filename="screenshot.svg", path=str(HERE))
+        async with app.run_test(size=size) as pilot:
+            await verdict(app, pilot)
+            await pilot.press("r")  # as a save would: the results come forward
+            await pilot.pause(0.5)
+            await verdict(app, pilot)
+            if hint:
+                await pilot.press("h", "escape")
+                await pilot.pause()
+            app.save_screenshot(filename=filename, path=str(HERE))
+
+
+async def main() -> None:
+    await shoot((150, 42), "screenshot.svg", hint=True)
+    await shoot((80, 24), "screenshot-80x24.svg", hint=False)
 
 
 asyncio.run(main())

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import pytest
 
 from tutor.core.catalog import builtin_pack
+from tutor.core.protocol import MutantSpec
 from tutor.core.report import RunReport
 from tutor.runner import Runner
 
@@ -35,10 +36,12 @@ class LiveRunner:
         self.runner = Runner(timeout=timeout)
         self.loop.run_until_complete(self.runner.start())
 
-    def run(self, exercise_dir: Path, problem: Path) -> RunReport:
+    def run(
+        self, exercise_dir: Path, problem: Path, mutants: Sequence[MutantSpec] = ()
+    ) -> RunReport:
         async def collect() -> RunReport:
             report = RunReport()
-            async for event in self.runner.run(exercise_dir, problem):
+            async for event in self.runner.run(exercise_dir, problem, mutants):
                 report.add(event)
             return report
 

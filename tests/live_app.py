@@ -23,7 +23,7 @@ from textual.pilot import Pilot
 from tutor.core.catalog import Exercise
 from tutor.core.course import open_course
 from tutor.core.report import RunReport
-from tutor.ui.app import NOT_RECORDED, TutorApp
+from tutor.ui.app import TutorApp
 from tutor.ui.widgets.attention import AttentionPane
 
 T = TypeVar("T")
@@ -79,7 +79,7 @@ class LiveApp:
         self.pilot = self.loop.run_until_complete(self.started)
         # The app tests the open exercise once the worker is warm: let that first run end.
         self.wait(lambda: self.first_run_done(), 120)
-        self.wait(lambda: self.app.watch_confirmed, 10)
+        self.wait(lambda: self.app.session.watch_confirmed, 10)
 
     async def serve(self) -> None:
         async with self.app.run_test(size=(120, 40)) as pilot:
@@ -100,8 +100,8 @@ class LiveApp:
         return self.loop.run_until_complete(result)
 
     def first_run_done(self) -> bool:
-        report = self.app.reports.get(self.exercise.key)
-        return report is not None and report.done and self.app.running is None
+        report = self.app.session.reports.get(self.exercise.key)
+        return report is not None and report.done and self.app.session.running is None
 
     @property
     def problem(self) -> Path:
@@ -109,7 +109,7 @@ class LiveApp:
 
     @property
     def worker(self) -> psutil.Process:
-        process = self.app.runner.process
+        process = self.app.session.runner.process
         assert process is not None
         return psutil.Process(process.pid)
 
@@ -142,19 +142,19 @@ class LiveApp:
 
     async def follow(self, action: Callable[[], object], limit: float) -> Outcome:
         key = self.exercise.key
-        before = self.app.reports.get(key)
+        before = self.app.session.reports.get(key)
         attempts = self.stored_attempts()
         self.saves += 1
         action()
         start = time.monotonic()
 
         def report() -> RunReport | None:
-            current = self.app.reports.get(key)
+            current = self.app.session.reports.get(key)
             return current if current is not before else None
 
         await self.until(lambda: report() is not None, limit)
         # A key pressed while the run is on: the app must answer at once.
-        during = self.app.running == key
+        during = self.app.session.running == key
         pane = self.app.main.query_one(AttentionPane)
         numbers = pane.numbers
         self.app.simulate_key("m")  # as the terminal delivers it: no waiting for the screen
@@ -162,13 +162,13 @@ class LiveApp:
 
         await self.until(lambda: (r := report()) is not None and r.done, limit)
         seconds = time.monotonic() - start
-        await self.until(lambda: self.app.running is None, limit)
+        await self.until(lambda: self.app.session.running is None, limit)
         found = report()
         assert found is not None
         assert found.finished is not None
         leftovers = await self.leftovers()
         added = self.stored_attempts() - attempts
-        if found.finished.verdict not in NOT_RECORDED:
+        if found.finished.verdict.counts_as_attempt:
             assert added == 1, f"the run was recorded {added} times"
         return Outcome(found, seconds, key_seconds, during, leftovers, added)
 

@@ -66,9 +66,10 @@ def tutor_command(workspace: Path, *, term: str = "xterm-256color", extra: str =
     )
 
 
-def start(command: str, *, cwd: Path) -> None:
-    """Run ``command`` in a new detached 120x40 tmux session."""
-    tmux("new-session", "-d", "-s", SESSION, "-x", "120", "-y", "40", f"cd {cwd} && {command}")
+def start(command: str, *, cwd: Path, size: tuple[int, int] = (120, 40)) -> None:
+    """Run ``command`` in a new detached tmux session of ``size`` (columns, rows)."""
+    columns, rows = (str(n) for n in size)
+    tmux("new-session", "-d", "-s", SESSION, "-x", columns, "-y", rows, f"cd {cwd} && {command}")
 
 
 def stop() -> None:

@@ -10,12 +10,14 @@ from pathlib import Path
 
 import pytest
 from rich.console import Console
+from textual.containers import VerticalScroll
 from textual.widgets import Static
 
 from tests.conftest import WILD_PACK
-from tests.ui_support import ScriptedRunner, by_content, failing, make_app, settle, until
+from tests.scripted import ScriptedRunner, by_content, failing
+from tests.ui_support import make_app, reading, screen_text, settle, until
 from tutor.ui.app import TutorApp
-from tutor.ui.widgets.dialogs import Confirm
+from tutor.ui.widgets.dialogs import Confirm, TextView
 
 
 def body(app: TutorApp, selector: str) -> str:
@@ -94,7 +96,7 @@ def test_a_save_produces_a_verdict_and_the_solved_moment(tmp_path: Path, how: st
             await until(pilot, lambda: "all 2 tests pass" in body(app, "#results-body"))
             await settle(pilot)
             assert any("solved" in n.message for n in app._notifications)
-            assert app.course.status(app.exercise) == "solved"
+            assert app.course.progress.of(app.exercise.key).solved
             count = len(runner.started)
             problem.write_text(solved)  # the same content again: nothing to re-run
             await settle(pilot, 0.6)
@@ -130,7 +132,7 @@ def test_saving_another_exercise_updates_its_status(tmp_path: Path) -> None:
             await settle(pilot)
             other.write_text("def add(a, b):\n    return a + b\n")
             await until(
-                pilot, lambda: app.course.status(app.course.catalog.exercises[2]) == "solved"
+                pilot, lambda: app.course.catalog.exercises[2].key in app.course.progress.solved
             )
             assert app.exercise.key == "01-plain-import"
 
@@ -149,10 +151,14 @@ def test_hints_are_revealed_and_remembered(tmp_path: Path) -> None:
             if app.exercise.key != "02-attention-basics":
                 target = app.course.catalog.find("2")
                 assert target is not None
-                await app.open_exercise(target)
+                app.session.open(target)
                 await settle(pilot)
-            await pilot.press("h", "h")
-            await settle(pilot)
+            for _ in range(2):
+                await pilot.press("h")
+                await settle(pilot)
+                assert isinstance(app.screen, TextView), "h shows the hint whole"
+                await pilot.press("escape")
+                await settle(pilot)
             text = body(app, "#hints-body")
             assert "1. [nudge]" in text
             assert "2. [" in text
@@ -206,7 +212,12 @@ def test_narrow_terminal_stacks_the_panes(tmp_path: Path) -> None:
         async with app.run_test(size=(80, 24)) as pilot:
             await settle(pilot)
             assert app.screen.has_class("-narrow")
-            # After a run the results are in front; v brings the lesson back.
+            # The start-up run leaves the lesson in front; a run the learner asks for
+            # brings the results; v brings the lesson back.
+            assert app.query_one("#lesson").display
+            assert not app.query_one("#side").display
+            await pilot.press("r")
+            await settle(pilot)
             assert app.query_one("#side").display
             await pilot.press("v")
             await settle(pilot)
@@ -362,6 +373,10 @@ def test_all_heads_on_a_single_head_picture_says_so(tmp_path: Path) -> None:
             await pilot.pause()
             assert any("single head" in n.message for n in app._notifications)
             assert "all heads" not in body(app, "#attention-body")
+            app.clear_notifications()
+            await pilot.press("right_square_bracket")
+            await pilot.pause()
+            assert [n.message for n in app._notifications] == ["This picture has a single head."]
 
     asyncio.run(scenario())
 
@@ -400,9 +415,56 @@ def test_a_diagnosed_mistake_offers_its_hint_first(tmp_path: Path) -> None:
             await settle(pilot)
             await pilot.press("n")
             await settle(pilot)
-            assert "fits the mistake your weights show" in body(app, "#hints-body")
+            assert "fits the mistake your weights show" in body(app, "#results-call")
             await pilot.press("h")
             await settle(pilot)
             assert app.course.progress.of("02-attention-basics").hints_seen == ["softmax-axis"]
+
+    asyncio.run(scenario())
+
+
+def test_enter_shows_every_test_whole_and_escape_returns(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        app = make_app(WILD_PACK, tmp_path / "ws", ScriptedRunner(failing))
+        async with app.run_test(size=(80, 24)) as pilot:
+            await settle(pilot)
+            await pilot.press("r")
+            await settle(pilot)
+            await pilot.press("enter")
+            await settle(pilot)
+            assert isinstance(app.screen, TextView)
+            shown = reading(screen_text(app))
+            assert "✓ test_add" in shown
+            assert "✗ test_add_negative problem.py:2 add(-2, 1) returned 3, expected -1" in shown
+            await pilot.press("escape")
+            await settle(pilot)
+            assert not isinstance(app.screen, TextView)
+
+    asyncio.run(scenario())
+
+
+def test_a_new_run_starts_the_results_and_the_picture_at_their_top(tmp_path: Path) -> None:
+    from tests.test_snapshots import heads_probe
+    from tutor.core.catalog import builtin_pack
+    from tutor.core.protocol import Event
+
+    def with_picture(source: str) -> list[Event]:
+        return [*failing(source), heads_probe()]
+
+    async def scenario() -> None:
+        app = make_app(builtin_pack(), tmp_path / "ws", ScriptedRunner(with_picture))
+        app.course.progress.current = "02-attention-basics"
+        async with app.run_test(size=(80, 24)) as pilot:
+            await settle(pilot)
+            await pilot.press("r")
+            await settle(pilot)
+            attention = app.query_one("#attention", VerticalScroll)
+            attention.scroll_end(animate=False, immediate=True)
+            await pilot.pause()
+            assert attention.scroll_y > 0, "the picture is taller than its pane here"
+            await pilot.press("r")
+            await settle(pilot)
+            assert attention.scroll_y == 0
+            assert "yours (head 1 of 3)" in reading(screen_text(app)), "the matrix's top is back"
 
     asyncio.run(scenario())

@@ -190,3 +190,57 @@ def test_show_without_a_probe_is_a_clear_error(tmp_path: Path) -> None:
     result = attn("show", "--exercises", str(WILD_PACK), "1", "--workspace", str(tmp_path / "w"))
     assert result.returncode == 2
     assert "no attention picture" in result.stderr
+
+
+def test_list_keeps_its_columns_with_a_long_title(tmp_path: Path) -> None:
+    pack = tmp_path / "pack"
+    shutil.copytree(WILD_PACK, pack)
+    lesson = pack / "01-plain-import" / "README.md"
+    long_title = "Adding numbers, with a plain import, explained at very great length indeed"
+    lesson.write_text(f"# {long_title}\n\nAdd two numbers.\n")
+    result = subprocess.run(
+        [sys.executable, "-m", "tutor", "list", "--exercises", str(pack)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "COLUMNS": "80", "HOME": str(tmp_path)},
+    )
+    assert result.returncode == 0, result.stderr
+    rows = [line for line in result.stdout.splitlines() if re.match(r"^[> ] \d\d  ", line)]
+    assert len(rows) >= 3
+    assert all(len(line) <= 80 for line in result.stdout.splitlines())
+    columns = {line.index("not started") for line in rows}
+    assert len(columns) == 1, "the latest-run column starts at the same place on every row"
+    words = " ".join(line[6:].split("  ")[0].strip() for line in result.stdout.splitlines()[1:3])
+    assert long_title in words, "the title wraps onto a second line, whole"
+
+
+def test_list_counts_solved_once_and_shows_the_latest_run(tmp_path: Path) -> None:
+    workspace = tmp_path / "ws"
+    record = {
+        "version": 1,
+        "exercises": {
+            "02-attention-basics": {
+                "status": "failing",
+                "attempts": 3,
+                "first_solved": "2026-12-01T10:00:00+00:00",
+            },
+            "03-scaled-attention": {"status": "solved", "attempts": 1, "first_solved": "x"},
+        },
+    }
+    (workspace / ".attn-tutor").mkdir(parents=True)
+    (workspace / ".attn-tutor" / "progress.json").write_text(json.dumps(record))
+    result = attn("list", "--json", "--workspace", str(workspace))
+    rows = {row["id"]: row for row in json.loads(result.stdout)}
+    assert (rows["attention-basics"]["solved"], rows["attention-basics"]["status"]) == (
+        True,
+        "failing",
+    )
+    # An earlier version wrote "solved" as a status: it reads as passing, with its star.
+    assert (rows["scaled-attention"]["solved"], rows["scaled-attention"]["status"]) == (
+        True,
+        "passing",
+    )
+    text = attn("list", "--workspace", str(workspace)).stdout
+    assert "★ 2 of 14 solved" in text
+    assert text.count("★") == 3, "two rows and the count"

@@ -12,7 +12,18 @@ import psutil
 import pytest
 
 from tests.conftest import BASICS
-from tests.terminal import SESSION, all_gone, processes, tmux, wait_for
+from tests.terminal import (
+    SESSION,
+    all_gone,
+    processes,
+    screen,
+    start,
+    stop,
+    tmux,
+    tutor_command,
+    wait_for,
+)
+from tutor.core.course import open_course
 
 pytestmark = [
     pytest.mark.slow,
@@ -84,3 +95,37 @@ def test_a_save_draws_the_attention_picture(tutor: tuple[Path, int]) -> None:
     shutil.copy(mistake, workspace / BASICS.name / "problem.py")
     wait_for(lambda s: "reference" in s and "The   │" in s, 5, "the attention matrix")
     wait_for(lambda s: "Your weights match" in s, 5, "the diagnosis")
+
+
+@pytest.mark.skipif(shutil.which("vim") is None, reason="needs vim")
+def test_at_80x24_a_wrong_save_from_vim_shows_why_with_no_key_pressed(tmp_path: Path) -> None:
+    """The reference screen: what failed, why, and the diagnosis, without a key or a scroll."""
+    workspace = tmp_path / "ws"
+    course = open_course(BASICS.parent, workspace)
+    course.progress.current = BASICS.name
+    course.save_progress()
+    start(tutor_command(workspace), cwd=tmp_path, size=(80, 24))
+    try:
+        wait_for(lambda s: "Lesson" in s and "last run" in s, 120, "the lesson, after a first run")
+        assert "Results" not in screen(), "the lesson stays until the learner saves"
+        problem = workspace / BASICS.name / "problem.py"
+        mistake = BASICS / "mutants" / "softmax_over_queries.py"
+        tmux("new-window", "-t", SESSION, f"vim -u NONE -n {problem}")
+        time.sleep(0.5)
+        for keys in (":%d", f":r {mistake}", ":1d", ":wq"):
+            tmux("send-keys", "-t", f"{SESSION}:1", keys, "Enter")
+        tmux("select-window", "-t", f"{SESSION}:0")
+        wait_for(lambda s: "Your weights match" in s, 10, "the diagnosis")
+        shown = screen()
+        assert "FAILED" in shown
+        assert "✗ test_weights_sum_to_one_over_the_keys" in shown
+        reason = " ".join(line.strip("│ ") for line in shown.splitlines())
+        assert "sums to 0.7204 over the keys; softmax should normalise over the last" in reason
+        assert "dimension (the keys) so every row sums to 1" in reason, "the reason, whole"
+        assert "softmax over the query axis (dim=-2) instead of the keys" in reason
+        rows = [line for line in shown.splitlines() if "│ mat   │" in line]
+        assert rows, "the last row of the 6-token matrix is on screen"
+        assert "reference" in shown
+        assert len(shown.splitlines()) <= 24
+    finally:
+        stop()

@@ -117,11 +117,11 @@ CASES = {
     ),
     "redefining the tests' helpers": Case(
         at_import(
-            "import tutor.worker.testkit as kit\nkit.assert_close = lambda *a, **k: None",
+            "import tutor.kit as kit\nkit.assert_close = lambda *a, **k: None",
             base=WRONG,
         ),
         "failed",
-        "tutor.worker.testkit.assert_close",
+        "tutor.kit.assert_close",
     ),
     "writing files next to it": Case(
         at_import(

@@ -19,9 +19,11 @@ from pathlib import Path
 import psutil
 import pytest
 
+from tests.builders import report_of
 from tests.conftest import BASICS, WILD_PACK
 from tests.live_app import KEY_LIMIT, LiveApp, living
-from tests.ui_support import ScriptedRunner, by_content, failing, make_app, settle, until
+from tests.scripted import ScriptedRunner, by_content, failing
+from tests.ui_support import make_app, settle, until
 from tutor.core import progress as progress_module
 from tutor.ui.app import TutorApp
 
@@ -129,7 +131,7 @@ def test_a_worker_killed_mid_run_is_reported_and_replaced(live: LiveApp) -> None
     family: list[psutil.Process] = []
 
     async def kill_when_running() -> None:
-        await live.until(lambda: live.app.running is not None, LIMIT)
+        await live.until(lambda: live.app.session.running is not None, LIMIT)
         await asyncio.sleep(0.3)
         family.extend(worker.children(recursive=True))
         worker.send_signal(signal.SIGKILL)
@@ -180,7 +182,7 @@ def test_a_full_disk_loses_nothing(tmp_path: Path) -> None:
         record = stored(workspace)["exercises"]
         assert isinstance(record, dict)
         entry = record["01-plain-import"]
-        assert entry["status"] == "solved"
+        assert entry["first_solved"]
         assert entry["attempts"] == 3  # the start-up run, the refused one, the solving one
 
     asyncio.run(scenario())
@@ -215,7 +217,7 @@ def test_a_read_only_workspace_keeps_the_tutor_going(
             await pilot.press("q")
         record = stored(workspace)["exercises"]
         assert isinstance(record, dict)
-        assert record["01-plain-import"]["status"] == "solved"  # saved once the disk allowed
+        assert record["01-plain-import"]["first_solved"]  # saved once the disk allowed
 
     asyncio.run(scenario())
 
@@ -248,7 +250,7 @@ def test_two_tutors_on_one_workspace_both_keep_their_progress(tmp_path: Path) ->
                 await settle(pilot_one)
         record = stored(workspace)["exercises"]
         assert isinstance(record, dict)
-        assert record["01-plain-import"]["status"] == "solved"
+        assert record["01-plain-import"]["first_solved"]
         # Runs: the first's start-up run, its two r presses, and the second's start-up run.
         assert record["01-plain-import"]["attempts"] == 4
         assert record["02-relative-import"]["status"] == "failing"
@@ -260,21 +262,22 @@ def test_two_tutors_on_one_workspace_both_keep_their_progress(tmp_path: Path) ->
 def test_merging_adds_each_tutors_own_attempts(tmp_path: Path) -> None:
     path = tmp_path / "progress.json"
     first, second = progress_module.load(path), progress_module.load(path)
-    first.record_run("02", passed=False)
-    first.record_run("02", passed=True)
+    first.record("02", report_of(False))
+    first.record("02", report_of(True))
     first.see_hint("02", "softmax-axis")
     first.save()
-    second.record_run("02", passed=False)
+    second.record("02", report_of(False))
     second.see_hint("02", "transpose")
-    second.record_run("03", passed=False)
+    second.record("03", report_of(False))
     second.save()
-    first.record_run("02", passed=True)
+    first.record("02", report_of(True))
     first.save()
     final = progress_module.load(path)
     entry = final.of("02")
     assert entry.attempts == 4
     assert entry.first_solved is not None
-    assert entry.status == "solved"
+    assert entry.solved
+    assert entry.status == "passing"
     assert entry.hints_seen == ["softmax-axis", "transpose"]
     assert final.of("03").attempts == 1
 
@@ -311,7 +314,7 @@ def test_a_terminal_squeezed_to_40x12_says_what_it_needs_and_recovers(tmp_path: 
 
 def test_the_pipe_guard_keeps_the_app_from_blocking(tmp_path: Path) -> None:
     # The app hashes the file on every save: a pipe must not block that read.
-    from tutor.ui.app import digest
+    from tutor.session import digest
 
     pipe = tmp_path / "problem.py"
     os.mkfifo(pipe)

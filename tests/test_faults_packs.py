@@ -25,7 +25,8 @@ from textual.content import Content
 from textual.widgets import OptionList, Static
 
 from tests.conftest import WILD_PACK, LiveRunner
-from tests.ui_support import ScriptedRunner, failing, settle
+from tests.scripted import ScriptedRunner, failing
+from tests.ui_support import reading, settle
 from tutor.cli import main
 from tutor.core.catalog import load
 from tutor.core.course import open_course
@@ -556,7 +557,7 @@ def test_app_shows_the_test_file_that_cannot_load(tmp_path: Path) -> None:
             shown = body(app, "#results-body")
             assert shown.startswith("ERROR  a test file could not be loaded")
             assert "error in test_extra.py" in shown
-            assert f"No module named '{MISSING_MODULE}'" in shown
+            assert f"No module named '{MISSING_MODULE}'" in reading(shown)
             assert "exit()" not in shown  # no advice about the learner's code
 
     asyncio.run(scenario())

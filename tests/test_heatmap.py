@@ -64,14 +64,14 @@ def test_unicode_side_by_side_when_both_fit() -> None:
     assert text.plain == picture(
         "yours                              reference",
         "       The cat sat on  the mat            The cat sat on  the mat",
-        "The   │███                     │   The   │███                     │",
-        "cat   │▓▓▓ ▓▓▓                 │   cat   │▓▓▓ ▓▓▓                 │",
-        "sat   │▒▒▒ ▒▒▒ ▒▒▒             │   sat   │▒▒▒ ▒▒▒ ▒▒▒             │",
-        "on    │▒▒▒ ▒▒▒ ▒▒▒ ▒▒▒         │   on    │▒▒▒ ▒▒▒ ▒▒▒ ▒▒▒         │",
-        "the   │░░░ ░░░ ░░░ ░░░ ░░░     │   the   │░░░ ░░░ ░░░ ░░░ ░░░     │",
+        "The   │███  ·   ·   ·   ·   ·  │   The   │███  ·   ·   ·   ·   ·  │",
+        "cat   │▓▓▓ ▓▓▓  ·   ·   ·   ·  │   cat   │▓▓▓ ▓▓▓  ·   ·   ·   ·  │",
+        "sat   │▒▒▒ ▒▒▒ ▒▒▒  ·   ·   ·  │   sat   │▒▒▒ ▒▒▒ ▒▒▒  ·   ·   ·  │",
+        "on    │▒▒▒ ▒▒▒ ▒▒▒ ▒▒▒  ·   ·  │   on    │▒▒▒ ▒▒▒ ▒▒▒ ▒▒▒  ·   ·  │",
+        "the   │░░░ ░░░ ░░░ ░░░ ░░░  ·  │   the   │░░░ ░░░ ░░░ ░░░ ░░░  ·  │",
         "mat   │░░░ ░░░ ░░░ ░░░ ░░░ ░░░ │   mat   │░░░ ░░░ ░░░ ░░░ ░░░ ░░░ │",
         "",
-        "0 [ ░▒▓█] 1",
+        "0 [·░▒▓█] 1",
     )
     assert colours(text), "colour is on by default"
 
@@ -81,14 +81,14 @@ def test_ascii_uses_the_ten_level_ramp() -> None:
     assert text.plain == picture(
         "yours                              reference",
         "       The cat sat on  the mat            The cat sat on  the mat",
-        "The   |@@@                     |   The   |@@@                     |",
-        "cat   |+++ +++                 |   cat   |+++ +++                 |",
-        "sat   |--- --- ---             |   sat   |--- --- ---             |",
-        "on    |--- --- --- ---         |   on    |--- --- --- ---         |",
-        "the   |::: ::: ::: ::: :::     |   the   |::: ::: ::: ::: :::     |",
+        "The   |@@@  0   0   0   0   0  |   The   |@@@  0   0   0   0   0  |",
+        "cat   |+++ +++  0   0   0   0  |   cat   |+++ +++  0   0   0   0  |",
+        "sat   |--- --- ---  0   0   0  |   sat   |--- --- ---  0   0   0  |",
+        "on    |--- --- --- ---  0   0  |   on    |--- --- --- ---  0   0  |",
+        "the   |::: ::: ::: ::: :::  0  |   the   |::: ::: ::: ::: :::  0  |",
         "mat   |::: ::: ::: ::: ::: ::: |   mat   |::: ::: ::: ::: ::: ::: |",
         "",
-        "0 [ .:-=+*#%@] 1",
+        "0 [0.:-=+*#%@] 1",
     )
     assert text.plain.isascii()
 
@@ -107,23 +107,23 @@ def test_narrow_width_stacks_learner_above_reference() -> None:
     assert text.plain == picture(
         "yours",
         "       The cat sat on  the mat",
-        "The   │███                     │",
-        "cat   │▓▓▓ ▓▓▓                 │",
-        "sat   │▒▒▒ ▒▒▒ ▒▒▒             │",
-        "on    │▒▒▒ ▒▒▒ ▒▒▒ ▒▒▒         │",
-        "the   │░░░ ░░░ ░░░ ░░░ ░░░     │",
+        "The   │███  ·   ·   ·   ·   ·  │",
+        "cat   │▓▓▓ ▓▓▓  ·   ·   ·   ·  │",
+        "sat   │▒▒▒ ▒▒▒ ▒▒▒  ·   ·   ·  │",
+        "on    │▒▒▒ ▒▒▒ ▒▒▒ ▒▒▒  ·   ·  │",
+        "the   │░░░ ░░░ ░░░ ░░░ ░░░  ·  │",
         "mat   │░░░ ░░░ ░░░ ░░░ ░░░ ░░░ │",
         "",
         "reference",
         "       The cat sat on  the mat",
-        "The   │███                     │",
-        "cat   │▓▓▓ ▓▓▓                 │",
-        "sat   │▒▒▒ ▒▒▒ ▒▒▒             │",
-        "on    │▒▒▒ ▒▒▒ ▒▒▒ ▒▒▒         │",
-        "the   │░░░ ░░░ ░░░ ░░░ ░░░     │",
+        "The   │███  ·   ·   ·   ·   ·  │",
+        "cat   │▓▓▓ ▓▓▓  ·   ·   ·   ·  │",
+        "sat   │▒▒▒ ▒▒▒ ▒▒▒  ·   ·   ·  │",
+        "on    │▒▒▒ ▒▒▒ ▒▒▒ ▒▒▒  ·   ·  │",
+        "the   │░░░ ░░░ ░░░ ░░░ ░░░  ·  │",
         "mat   │░░░ ░░░ ░░░ ░░░ ░░░ ░░░ │",
         "",
-        "0 [ ░▒▓█] 1",
+        "0 [·░▒▓█] 1",
     )
 
 
@@ -134,14 +134,14 @@ def test_a_leak_onto_a_masked_key_gets_its_own_marker() -> None:
     assert text.plain == picture(
         "yours",
         "       The cat sat on  the mat",
-        "The   │███                     │",
-        "cat   │▓▓▓ ▓▓▓                 │",
-        "sat   │▒▒▒ ▒▒▒     ░░░×        │",  # noqa: RUF001 - the leak marker
-        "on    │▒▒▒ ▒▒▒ ▒▒▒ ▒▒▒         │",
-        "the   │░░░ ░░░ ░░░ ░░░ ░░░     │",
+        "The   │███  ·   ·   ·   ·   ·  │",
+        "cat   │▓▓▓ ▓▓▓  ·   ·   ·   ·  │",
+        "sat   │▒▒▒ ▒▒▒  ·  ░░░× ·   ·  │",  # noqa: RUF001 - the leak marker
+        "on    │▒▒▒ ▒▒▒ ▒▒▒ ▒▒▒  ·   ·  │",
+        "the   │░░░ ░░░ ░░░ ░░░ ░░░  ·  │",
         "mat   │░░░ ░░░ ░░░ ░░░ ░░░ ░░░ │",
         "",
-        "0 [ ░▒▓█] 1",
+        "0 [·░▒▓█] 1",
         "× leak: weight on a masked key (1)",  # noqa: RUF001 - the leak marker
     )
 
@@ -154,14 +154,14 @@ def test_a_row_that_does_not_sum_to_one_shows_its_sum() -> None:
     assert text.plain == picture(
         "yours",
         "       The cat sat on  the   ...+1",
-        "The   |@@@                 |",
-        "cat   |+++ +++             |",
-        "sat   |--- --- ---         |",
-        "on    |--- --- --- ---     |",
+        "The   |@@@  0   0   0   0  |",
+        "cat   |+++ +++  0   0   0  |",
+        "sat   |--- --- ---  0   0  |",
+        "on    |--- --- --- ---  0  |",
         "the   |+++ +++ +++ +++ --- | sum=2.31",
         "mat   |::: ::: ::: ::: ::: |",
         "",
-        "0 [ .:-=+*#%@] 1",
+        "0 [0.:-=+*#%@] 1",
         "sum= row sum is not 1 (1)",
     )
 
@@ -173,14 +173,14 @@ def test_leak_bad_row_and_differences_side_by_side() -> None:
     assert text.plain == picture(
         "yours                                     reference",
         "       The cat sat on  the mat                   The cat sat on  the mat",
-        "The   │███                     │          The   │███                     │",
-        "cat   │▓▓▓ ▓▓▓                 │          cat   │▓▓▓ ▓▓▓                 │",
-        "sat   │▒▒▒!▒▒▒!░░░!░░░×        │          sat   │▒▒▒ ▒▒▒ ▒▒▒             │",  # noqa: RUF001 - the leak marker
-        "on    │▒▒▒ ▒▒▒ ▒▒▒ ▒▒▒         │          on    │▒▒▒ ▒▒▒ ▒▒▒ ▒▒▒         │",
-        "the   │▓▓▓!▓▓▓!▓▓▓!▓▓▓!▒▒▒!    │ Σ=2.31   the   │░░░ ░░░ ░░░ ░░░ ░░░     │",
+        "The   │███  ·   ·   ·   ·   ·  │          The   │███  ·   ·   ·   ·   ·  │",
+        "cat   │▓▓▓ ▓▓▓  ·   ·   ·   ·  │          cat   │▓▓▓ ▓▓▓  ·   ·   ·   ·  │",
+        "sat   │▒▒▒!▒▒▒!░░░!░░░× ·   ·  │          sat   │▒▒▒ ▒▒▒ ▒▒▒  ·   ·   ·  │",  # noqa: RUF001 - the leak marker
+        "on    │▒▒▒ ▒▒▒ ▒▒▒ ▒▒▒  ·   ·  │          on    │▒▒▒ ▒▒▒ ▒▒▒ ▒▒▒  ·   ·  │",
+        "the   │▓▓▓!▓▓▓!▓▓▓!▓▓▓!▒▒▒! ·  │ Σ=2.31   the   │░░░ ░░░ ░░░ ░░░ ░░░  ·  │",
         "mat   │░░░ ░░░ ░░░ ░░░ ░░░ ░░░ │          mat   │░░░ ░░░ ░░░ ░░░ ░░░ ░░░ │",
         "",
-        "0 [ ░▒▓█] 1   ! differs from reference (8)   × leak: weight on a masked key (1)",  # noqa: RUF001 - the leak marker
+        "0 [·░▒▓█] 1   ! differs from reference (8)   × leak: weight on a masked key (1)",  # noqa: RUF001 - the leak marker
         "Σ= row sum is not 1 (1)",
     )
 
@@ -208,23 +208,23 @@ def test_nan_draws_as_a_question_mark_and_counts_as_different() -> None:
     assert text.plain == picture(
         "yours",
         "       The cat sat on  the mat",
-        "The   |@@@                     |",
-        "cat   |+++ +++                 |",
-        "sat   |--- --- ---             |",
-        "on    |---  ? !--- ---         | sum=nan",
-        "the   |::: ::: ::: ::: :::     |",
+        "The   |@@@  0   0   0   0   0  |",
+        "cat   |+++ +++  0   0   0   0  |",
+        "sat   |--- --- ---  0   0   0  |",
+        "on    |---  ? !--- ---  0   0  | sum=nan",
+        "the   |::: ::: ::: ::: :::  0  |",
         "mat   |::: ::: ::: ::: ::: ::: |",
         "",
         "reference",
         "       The cat sat on  the mat",
-        "The   |@@@                     |",
-        "cat   |+++ +++                 |",
-        "sat   |--- --- ---             |",
-        "on    |--- --- --- ---         |",
-        "the   |::: ::: ::: ::: :::     |",
+        "The   |@@@  0   0   0   0   0  |",
+        "cat   |+++ +++  0   0   0   0  |",
+        "sat   |--- --- ---  0   0   0  |",
+        "on    |--- --- --- ---  0   0  |",
+        "the   |::: ::: ::: ::: :::  0  |",
         "mat   |::: ::: ::: ::: ::: ::: |",
         "",
-        "0 [ .:-=+*#%@] 1",
+        "0 [0.:-=+*#%@] 1",
         "! differs from reference (1)",
         "sum= row sum is not 1 (1)",
         "? NaN or inf (1)",
@@ -242,25 +242,25 @@ def test_twenty_tokens_are_windowed_at_width_80() -> None:
     assert text.plain == picture(
         "yours",
         "       The cat sat on  the mat and the dog lay on  the rug sle as  the sun   …+3",
-        "The   │███                                                                 │",
-        "cat   │▓▓▓ ▓▓▓                                                             │",
-        "sat   │▒▒▒ ▒▒▒ ▒▒▒                                                         │",
-        "on    │▒▒▒ ▒▒▒ ▒▒▒ ▒▒▒                                                     │",
-        "the   │░░░ ░░░ ░░░ ░░░ ░░░                                                 │",
-        "mat   │░░░ ░░░ ░░░ ░░░ ░░░ ░░░                                             │",
-        "and   │░░░ ░░░ ░░░ ░░░ ░░░ ░░░ ░░░                                         │",
-        "the   │░░░ ░░░ ░░░ ░░░ ░░░ ░░░ ░░░ ░░░                                     │",
-        "dog   │░░░ ░░░ ░░░ ░░░ ░░░ ░░░ ░░░ ░░░ ░░░                                 │",
-        "lay   │░░░ ░░░ ░░░ ░░░ ░░░ ░░░ ░░░ ░░░ ░░░ ░░░                             │",
-        "on    │░░░ ░░░ ░░░ ░░░ ░░░ ░░░ ░░░ ░░░ ░░░ ░░░ ░░░                         │",
-        "the   │░░░ ░░░ ░░░ ░░░ ░░░ ░░░ ░░░ ░░░ ░░░ ░░░ ░░░ ░░░                     │",
-        "rug   │░░░ ░░░ ░░░ ░░░ ░░░ ░░░ ░░░ ░░░ ░░░ ░░░ ░░░ ░░░ ░░░                 │",
-        "sleep…│░░░ ░░░ ░░░ ░░░ ░░░ ░░░ ░░░ ░░░ ░░░ ░░░ ░░░ ░░░ ░░░ ░░░             │",
-        "as    │░░░ ░░░ ░░░ ░░░ ░░░ ░░░ ░░░ ░░░ ░░░ ░░░ ░░░ ░░░ ░░░ ░░░ ░░░         │",
-        "the   │░░░ ░░░ ░░░ ░░░ ░░░ ░░░ ░░░ ░░░ ░░░ ░░░ ░░░ ░░░ ░░░ ░░░ ░░░ ░░░     │",
+        "The   │███  ·   ·   ·   ·   ·   ·   ·   ·   ·   ·   ·   ·   ·   ·   ·   ·  │",
+        "cat   │▓▓▓ ▓▓▓  ·   ·   ·   ·   ·   ·   ·   ·   ·   ·   ·   ·   ·   ·   ·  │",
+        "sat   │▒▒▒ ▒▒▒ ▒▒▒  ·   ·   ·   ·   ·   ·   ·   ·   ·   ·   ·   ·   ·   ·  │",
+        "on    │▒▒▒ ▒▒▒ ▒▒▒ ▒▒▒  ·   ·   ·   ·   ·   ·   ·   ·   ·   ·   ·   ·   ·  │",
+        "the   │░░░ ░░░ ░░░ ░░░ ░░░  ·   ·   ·   ·   ·   ·   ·   ·   ·   ·   ·   ·  │",
+        "mat   │░░░ ░░░ ░░░ ░░░ ░░░ ░░░  ·   ·   ·   ·   ·   ·   ·   ·   ·   ·   ·  │",
+        "and   │░░░ ░░░ ░░░ ░░░ ░░░ ░░░ ░░░  ·   ·   ·   ·   ·   ·   ·   ·   ·   ·  │",
+        "the   │░░░ ░░░ ░░░ ░░░ ░░░ ░░░ ░░░ ░░░  ·   ·   ·   ·   ·   ·   ·   ·   ·  │",
+        "dog   │░░░ ░░░ ░░░ ░░░ ░░░ ░░░ ░░░ ░░░ ░░░  ·   ·   ·   ·   ·   ·   ·   ·  │",
+        "lay   │░░░ ░░░ ░░░ ░░░ ░░░ ░░░ ░░░ ░░░ ░░░ ░░░  ·   ·   ·   ·   ·   ·   ·  │",
+        "on    │░░░ ░░░ ░░░ ░░░ ░░░ ░░░ ░░░ ░░░ ░░░ ░░░ ░░░  ·   ·   ·   ·   ·   ·  │",
+        "the   │░░░ ░░░ ░░░ ░░░ ░░░ ░░░ ░░░ ░░░ ░░░ ░░░ ░░░ ░░░  ·   ·   ·   ·   ·  │",
+        "rug   │░░░ ░░░ ░░░ ░░░ ░░░ ░░░ ░░░ ░░░ ░░░ ░░░ ░░░ ░░░ ░░░  ·   ·   ·   ·  │",
+        "sleep…│░░░ ░░░ ░░░ ░░░ ░░░ ░░░ ░░░ ░░░ ░░░ ░░░ ░░░ ░░░ ░░░ ░░░  ·   ·   ·  │",
+        "as    │░░░ ░░░ ░░░ ░░░ ░░░ ░░░ ░░░ ░░░ ░░░ ░░░ ░░░ ░░░ ░░░ ░░░ ░░░  ·   ·  │",
+        "the   │░░░ ░░░ ░░░ ░░░ ░░░ ░░░ ░░░ ░░░ ░░░ ░░░ ░░░ ░░░ ░░░ ░░░ ░░░ ░░░  ·  │",
         "…+4 rows",
         "",
-        "0 [ ░▒▓█] 1",
+        "0 [·░▒▓█] 1",
     )
 
 
@@ -273,14 +273,14 @@ def test_no_learner_shows_the_problem_above_the_reference() -> None:
         "",
         "reference",
         "       The cat sat on  the mat",
-        "The   │███                     │",
-        "cat   │▓▓▓ ▓▓▓                 │",
-        "sat   │▒▒▒ ▒▒▒ ▒▒▒             │",
-        "on    │▒▒▒ ▒▒▒ ▒▒▒ ▒▒▒         │",
-        "the   │░░░ ░░░ ░░░ ░░░ ░░░     │",
+        "The   │███  ·   ·   ·   ·   ·  │",
+        "cat   │▓▓▓ ▓▓▓  ·   ·   ·   ·  │",
+        "sat   │▒▒▒ ▒▒▒ ▒▒▒  ·   ·   ·  │",
+        "on    │▒▒▒ ▒▒▒ ▒▒▒ ▒▒▒  ·   ·  │",
+        "the   │░░░ ░░░ ░░░ ░░░ ░░░  ·  │",
         "mat   │░░░ ░░░ ░░░ ░░░ ░░░ ░░░ │",
         "",
-        "0 [ ░▒▓█] 1",
+        "0 [·░▒▓█] 1",
     )
 
 
@@ -361,7 +361,7 @@ def test_broken_input_never_raises() -> None:
     shorter = render(matrix(causal(4), TOKENS[:4]), REFERENCE, width=80).plain.split("\n")
     assert "shape: yours 4x4, reference 6x6" in shorter
     assert shorter[6:8] == [  # the reference's last rows, beside nothing
-        " " * 27 + "the   │░░░ ░░░ ░░░ ░░░ ░░░     │",
+        " " * 27 + "the   │░░░ ░░░ ░░░ ░░░ ░░░  ·  │",
         " " * 27 + "mat   │░░░ ░░░ ░░░ ░░░ ░░░ ░░░ │",
     ]
     empty = Matrix((), (), ())
@@ -393,3 +393,31 @@ def test_a_sixteen_token_pair_renders_within_five_milliseconds() -> None:
         render(learner, reference, width=160)
         timings.append(time.perf_counter() - start)
     assert min(timings) < 0.005, f"best of 20: {min(timings) * 1000:.1f} ms"
+
+
+def test_a_zero_weight_is_drawn_not_left_blank() -> None:
+    text = render(matrix(causal(6)), None, width=60, style=Style(color=False)).plain
+    first_row = text.splitlines()[2]
+    assert first_row.startswith("The   │███")
+    assert first_row.count("·") == 5, "the five keys after 'The' hold a weight of 0"
+    ascii_row = render(matrix(causal(6)), None, width=60, style=Style(unicode=False)).plain
+    assert ascii_row.splitlines()[2].count(" 0 ") == 5
+
+
+def test_special_tokens_keep_a_readable_short_form_with_a_legend() -> None:
+    tokens = ("The", "cat", "<pad>", "<pad>")
+    uniform = tuple(tuple(0.5 if j < 2 else 0.0 for j in range(4)) for _ in range(4))
+    text = render(matrix(uniform, tokens, masked=False), None, width=60).plain
+    header = text.splitlines()[1]
+    assert "pad pad" in header
+    assert "<pa" not in header
+    assert "pad = <pad>" in text
+
+
+def test_a_long_problem_is_wrapped_at_words_not_cut() -> None:
+    problem = "not implemented yet: create self.query, self.key and self.value in __init__"
+    text = render(None, matrix(causal(6)), width=40, problem=problem).plain
+    lines = text.splitlines()
+    assert all(cell_len(line) <= 40 for line in lines)
+    said = " ".join(line for line in lines[:3] if line).replace("yours: ", "", 1)
+    assert problem in said

@@ -63,14 +63,24 @@ def test_unicode_wide_puts_every_head_on_one_row() -> None:
         "yours, all 3 heads",
         "head 1      head 2 !×   head 3",  # noqa: RUF001 - the leak marker
         "  Tcsotm      Tcsotm      Tcsotm",
-        "T│█     │   T│█     │   T│█     │",
-        "c│▓▓    │   c│▓▓    │   c│ █    │",
-        "s│▒▒▒   │   s│▒▒░░  │   s│  █   │",
-        "o│▒▒▒▒  │   o│▒▒▒▒  │   o│   █  │",
-        "t│░░░░░ │   t│░░░░░ │   t│    █ │",
-        "m│░░░░░░│   m│░░░░░░│   m│     █│",
+        "T│█·····│   T│█·····│   T│█·····│",
+        "c│▓▓····│   c│▓▓····│   c│·█····│",
+        "s│▒▒▒···│   s│▒▒░░··│   s│··█···│",
+        "o│▒▒▒▒··│   o│▒▒▒▒··│   o│···█··│",
+        "t│░░░░░·│   t│░░░░░·│   t│····█·│",
+        "m│░░░░░░│   m│░░░░░░│   m│·····█│",
         "",
-        "0 [ ░▒▓█] 1   ! differs from reference   × leak: weight on a masked key",  # noqa: RUF001
+        "reference, all 3 heads",
+        "head 1      head 2      head 3",
+        "  Tcsotm      Tcsotm      Tcsotm",
+        "T│█·····│   T│█·····│   T│█·····│",
+        "c│▓▓····│   c│▓▓····│   c│·█····│",
+        "s│▒▒▒···│   s│▒▒▒···│   s│··█···│",
+        "o│▒▒▒▒··│   o│▒▒▒▒··│   o│···█··│",
+        "t│░░░░░·│   t│░░░░░·│   t│····█·│",
+        "m│░░░░░░│   m│░░░░░░│   m│·····█│",
+        "",
+        "0 [·░▒▓█] 1   ! differs from reference   × leak: weight on a masked key",  # noqa: RUF001
     )
     assert colours(text), "colour is on by default"
 
@@ -84,6 +94,16 @@ def test_ascii_uses_the_ten_level_ramp() -> None:
         "T|@     |   T|@     |   T|@     |",
         "c|++    |   c|++    |   c| @    |",
         "s|---   |   s|--::  |   s|  @   |",
+        "o|----  |   o|----  |   o|   @  |",
+        "t|::::: |   t|::::: |   t|    @ |",
+        "m|::::::|   m|::::::|   m|     @|",
+        "",
+        "reference, all 3 heads",
+        "head 1      head 2      head 3",
+        "  Tcsotm      Tcsotm      Tcsotm",
+        "T|@     |   T|@     |   T|@     |",
+        "c|++    |   c|++    |   c| @    |",
+        "s|---   |   s|---   |   s|  @   |",
         "o|----  |   o|----  |   o|   @  |",
         "t|::::: |   t|::::: |   t|    @ |",
         "m|::::::|   m|::::::|   m|     @|",
@@ -124,6 +144,25 @@ def test_narrow_pane_wraps_the_heads_to_a_second_row() -> None:
         "t|    @ |",
         "m|     @|",
         "",
+        "reference, all 3 heads",
+        "head 1      head 2",
+        "  Tcsotm      Tcsotm",
+        "T|@     |   T|@     |",
+        "c|++    |   c|++    |",
+        "s|---   |   s|---   |",
+        "o|----  |   o|----  |",
+        "t|::::: |   t|::::: |",
+        "m|::::::|   m|::::::|",
+        "",
+        "head 3",
+        "  Tcsotm",
+        "T|@     |",
+        "c| @    |",
+        "s|  @   |",
+        "o|   @  |",
+        "t|    @ |",
+        "m|     @|",
+        "",
         "0 [ .:-=+*#%@] 1",
         "! differs from reference",
         "x leak: weight on a masked key",
@@ -143,23 +182,23 @@ def test_a_head_that_only_differs_is_marked_without_a_leak() -> None:
 def test_same_heads_as_the_reference_carry_no_marker() -> None:
     text = render_heads(REFERENCE, REFERENCE, width=57).plain
     assert "!" not in text
-    assert text.split("\n")[-1] == "0 [ ░▒▓█] 1"
+    assert text.split("\n")[-1] == "0 [·░▒▓█] 1"
 
 
 def test_labels_go_when_a_head_does_not_fit_with_them() -> None:
     # Twenty keys need 23 columns with the query letters, 22 without.
     long = matrix(causal(20), SENTENCE_20)
     with_labels = render_heads([long], [long], width=23).plain.split("\n")
-    assert with_labels[2:4] == ["  Tcsotmatdlotrsatssot", "T│█                   │"]
+    assert with_labels[2:4] == ["  Tcsotmatdlotrsatssot", "T│█···················│"]
     without = render_heads([long], [long], width=22).plain.split("\n")
-    assert without[2:4] == [" Tcsotmatdlotrsatssot", "│█                   │"]
+    assert without[2:4] == [" Tcsotmatdlotrsatssot", "│█···················│"]
     assert "…+4 rows" in without  # sixteen queries at most, as in the full picture
 
 
 def test_keys_that_do_not_fit_are_counted() -> None:
     long = matrix(causal(20), SENTENCE_20)
     lines = render_heads([long], None, width=12).plain.split("\n")
-    assert lines[2:4] == [" Tcsotmatdl", "│█         │"]
+    assert lines[2:4] == [" Tcsotmatdl", "│█·········│"]
     assert lines[-4:-2] == ["…+4 rows", "…+10 keys"]
 
 
@@ -172,7 +211,7 @@ def test_without_the_learner_the_reference_heads_are_drawn_under_the_problem() -
         "reference, all 3 heads",
         "head 1      head 2      head 3",
     ]
-    assert lines[-1] == "0 [ ░▒▓█] 1"
+    assert lines[-1] == "0 [·░▒▓█] 1"
 
 
 def test_a_different_number_of_heads_is_said() -> None:
@@ -229,7 +268,7 @@ def test_every_head_keeps_its_shape_at_pane_widths(width: int) -> None:
     grid = [line for line in lines if line.count("|") >= 2]
     # A head is 12 columns wide (letter, bar, nine cells, bar), the next one 3 further on.
     blocks = [line[start : start + 12] for line in grid for start in range(0, len(line), 15)]
-    assert len(blocks) == 4 * 9, "nine query rows of each of the four heads"
+    assert len(blocks) == 2 * 4 * 9, "nine query rows of the four heads, yours and the reference's"
     for block in blocks:
         assert (block[1], block[-1]) == ("|", "|"), (width, block)
     assert all(len(line) in (12, 27, 42, 57) for line in grid)

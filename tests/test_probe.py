@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import LiveRunner
-from tutor.core.catalog import builtin_pack, load
+from tutor.core.catalog import Exercise, builtin_pack, load, read_exercise
 from tutor.core.heatmap import Style
 from tutor.core.picture import picture
 from tutor.core.protocol import ProbeResult
@@ -34,7 +34,9 @@ def indistinct(key: str) -> dict[str, str]:
 
 
 def probe_of(live: LiveRunner, key: str, problem: Path) -> ProbeResult:
-    report = live.run(PACK / key, problem)
+    exercise = read_exercise(PACK / key)
+    assert isinstance(exercise, Exercise)
+    report = live.run(PACK / key, problem, exercise.mutant_specs)
     assert report.probe is not None, report.headline()
     return report.probe
 
@@ -121,7 +123,7 @@ def test_exercise_01_diagnoses_do_not_depend_on_flush_to_zero() -> None:
         return {
             m.path.name: ""
             if machinery.close(found[m.path.name], reference)
-            else machinery.diagnose(probe, found[m.path.name], list(exercise.mutants))[0]
+            else machinery.diagnose(probe, found[m.path.name], exercise.mutant_specs)[0]
             for m in exercise.mutants
         }
 

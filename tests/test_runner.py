@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import textwrap
 import time
 from pathlib import Path
@@ -10,7 +11,8 @@ import psutil
 import pytest
 
 from tests.conftest import BASICS, WILD_PACK, LiveRunner
-from tutor.core.protocol import Verdict
+from tutor.core.protocol import RunFinished, Verdict
+from tutor.runner import Runner
 
 pytestmark = pytest.mark.slow
 
@@ -266,3 +268,24 @@ def test_a_probe_that_hangs_keeps_the_test_verdict(live_runner: LiveRunner, tmp_
     assert report.probe is None  # the picture was given up, not the verdict
     assert time.monotonic() - start < 3.5  # the tests, then at most 2 s for the picture
     no_children_left(live_runner)
+
+
+def test_a_worker_that_dies_while_starting_is_said_at_once(tmp_path: Path) -> None:
+    """The run ends as soon as the worker does, not after the 120 s start-up limit."""
+
+    async def scenario() -> RunFinished:
+        runner = Runner(log=tmp_path / "worker.log")
+        runner.worker = ("-c", "raise SystemExit(3)")
+        try:
+            events = [e async for e in runner.run(BASICS, BASICS / "solution.py")]
+        finally:
+            await runner.close()
+        assert isinstance(events[-1], RunFinished)
+        return events[-1]
+
+    started = time.monotonic()
+    finished = asyncio.run(scenario())
+    assert time.monotonic() - started < 10
+    assert finished.verdict is Verdict.INTERRUPTED
+    assert "stopped while starting (exit code 3)" in finished.message
+    assert str(tmp_path / "worker.log") in finished.message

@@ -11,9 +11,10 @@ import pytest
 from textual.pilot import Pilot
 
 from tests.conftest import WILD_PACK
-from tests.ui_support import Script, ScriptedRunner, broken, failing, make_app, passing, settle
+from tests.scripted import Script, ScriptedRunner, broken, failing, passing
+from tests.ui_support import make_app, settle
 from tutor.core.course import open_course
-from tutor.core.protocol import ProbeResult
+from tutor.core.protocol import ProbeResult, RunFinished, RunStarted, TestOutcome, Verdict
 from tutor.ui.app import TutorApp
 
 # The status line shows the workspace path, so snapshots use a fixed one.
@@ -29,12 +30,13 @@ def never(_: str) -> list[Any]:
 def workspace(monkeypatch: pytest.MonkeyPatch) -> Path:
     shutil.rmtree(WORKSPACE, ignore_errors=True)
     open_course(WILD_PACK, WORKSPACE)  # first use done: no "your workspace is" toast
-    monkeypatch.setattr("tutor.ui.app.time.strftime", lambda *_: "12:00:00")
+    monkeypatch.setattr("tutor.session.time.strftime", lambda *_: "12:00:00")
     monkeypatch.delenv("NO_COLOR", raising=False)  # the pictures are of the colour app
     return WORKSPACE
 
 
 def take(snap_compare: Callable[..., bool], script: Script, size: str, *, run: bool) -> bool:
+    """The app after the learner asks for a run (r), or before any run at all."""
     runner = ScriptedRunner(script)
     if not run:
         runner.start = _never_ready  # type: ignore[method-assign]
@@ -42,6 +44,8 @@ def take(snap_compare: Callable[..., bool], script: Script, size: str, *, run: b
 
     async def before(pilot: Pilot[int]) -> None:
         if run:
+            await settle(pilot)
+            await pilot.press("r")  # as a save would: the results come forward
             await settle(pilot)
         else:
             await pilot.pause()  # the worker is still "warming up": nothing to wait for
@@ -103,7 +107,7 @@ def picture_app(monkeypatch: pytest.MonkeyPatch, script: Script) -> TutorApp:
     """The picture pack in a fresh workspace, with a fixed clock and colour allowed."""
     shutil.rmtree(WORKSPACE, ignore_errors=True)
     open_course(PICTURE_PACK, WORKSPACE)
-    monkeypatch.setattr("tutor.ui.app.time.strftime", lambda *_: "12:00:00")
+    monkeypatch.setattr("tutor.session.time.strftime", lambda *_: "12:00:00")
     monkeypatch.delenv("NO_COLOR", raising=False)
     return make_app(PICTURE_PACK, WORKSPACE, ScriptedRunner(script), watch=False)
 
@@ -113,11 +117,7 @@ def test_attention_pane(
     snap_compare: Callable[..., bool], monkeypatch: pytest.MonkeyPatch, size: str
 ) -> None:
     app = picture_app(monkeypatch, picture_run)
-
-    async def before(pilot: Pilot[int]) -> None:
-        await settle(pilot)
-
-    assert snap_compare(app, terminal_size=SIZES[size], run_before=before)
+    assert snap_compare(app, terminal_size=SIZES[size], run_before=saved_and_settled)
 
 
 def heads_probe() -> ProbeResult:
@@ -152,8 +152,85 @@ def test_attention_all_heads(
     app = picture_app(monkeypatch, run)
 
     async def before(pilot: Pilot[int]) -> None:
-        await settle(pilot)
+        await saved_and_settled(pilot)
         await pilot.press("a")
+        await pilot.pause()
+
+    assert snap_compare(app, terminal_size=SIZES[size], run_before=before)
+
+
+async def saved_and_settled(pilot: Pilot[int]) -> None:
+    """Started, then a run the learner asked for (r), finished."""
+    await settle(pilot)
+    await pilot.press("r")
+    await settle(pilot)
+
+
+def verdict_run(verdict: Verdict, message: str, output: str = "") -> Script:
+    def run(_: str) -> list[Any]:
+        return [
+            RunStarted(run_id=1, tests=2),
+            TestOutcome(run_id=1, name="test_attend", file="test_picture.py"),
+            RunFinished(
+                run_id=1, verdict=verdict, passed=1, total=2, message=message, output=output
+            ),
+        ]
+
+    return run
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_a_revealed_hint(
+    snap_compare: Callable[..., bool], monkeypatch: pytest.MonkeyPatch, size: str
+) -> None:
+    """h after a failing run: the hint that fits it, whole, from its first line."""
+    app = picture_app(monkeypatch, picture_run)
+
+    async def before(pilot: Pilot[int]) -> None:
+        await saved_and_settled(pilot)
+        await pilot.press("h")
+        await pilot.pause()
+
+    assert snap_compare(app, terminal_size=SIZES[size], run_before=before)
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_a_timeout(
+    snap_compare: Callable[..., bool], monkeypatch: pytest.MonkeyPatch, size: str
+) -> None:
+    message = "the tests did not finish within 10 s (the last test to finish was test_attend)"
+    app = picture_app(monkeypatch, verdict_run(Verdict.TIMED_OUT, message))
+    assert snap_compare(app, terminal_size=SIZES[size], run_before=saved_and_settled)
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_a_crash(
+    snap_compare: Callable[..., bool], monkeypatch: pytest.MonkeyPatch, size: str
+) -> None:
+    message = (
+        "the test process crashed with SIGSEGV after test_attend: native code (ctypes, a "
+        "bad tensor operation) failed hard"
+    )
+    output = "calling into the C library\nabout to read the pointer\n"
+    app = picture_app(monkeypatch, verdict_run(Verdict.CRASHED, message, output))
+    assert snap_compare(app, terminal_size=SIZES[size], run_before=saved_and_settled)
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_the_solved_moment(
+    snap_compare: Callable[..., bool], monkeypatch: pytest.MonkeyPatch, size: str
+) -> None:
+    app = picture_app(monkeypatch, passing)
+    assert snap_compare(app, terminal_size=SIZES[size], run_before=saved_and_settled)
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_the_exercise_list(snap_compare: Callable[..., bool], workspace: Path, size: str) -> None:
+    app = make_app(WILD_PACK, WORKSPACE, ScriptedRunner(failing), watch=False)
+
+    async def before(pilot: Pilot[int]) -> None:
+        await saved_and_settled(pilot)
+        await pilot.press("l")
         await pilot.pause()
 
     assert snap_compare(app, terminal_size=SIZES[size], run_before=before)

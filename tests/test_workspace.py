@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.builders import report_of
 from tests.conftest import WILD_PACK
 from tutor.core import progress as progress_module
 from tutor.core.catalog import builtin_pack, load
@@ -83,15 +84,15 @@ def test_unwritable_workspace_is_a_clear_error(tmp_path: Path) -> None:
 def test_progress_round_trip_and_solved_moment(tmp_path: Path) -> None:
     path = tmp_path / "progress.json"
     progress = progress_module.load(path)
-    assert progress.record_run("02", passed=False) is False
-    assert progress.record_run("02", passed=True) is True
-    assert progress.record_run("02", passed=True) is False
+    assert progress.record("02", report_of(False)) is False
+    assert progress.record("02", report_of(True)) is True
+    assert progress.record("02", report_of(True)) is False
     progress.see_hint("02", "shapes")
     progress.current = "02"
     progress.save()
     back = progress_module.load(path)
     entry = back.of("02")
-    assert (entry.status, entry.attempts, entry.hints_seen) == ("solved", 3, ["shapes"])
+    assert (entry.status, entry.attempts, entry.hints_seen) == ("passing", 3, ["shapes"])
     assert entry.first_solved is not None
     assert back.current == "02"
 
@@ -99,9 +100,9 @@ def test_progress_round_trip_and_solved_moment(tmp_path: Path) -> None:
 def test_progress_write_is_atomic(tmp_path: Path) -> None:
     path = tmp_path / "progress.json"
     progress = progress_module.load(path)
-    progress.record_run("a", passed=True)
+    progress.record("a", report_of(True))
     progress.save()
-    assert json.loads(path.read_text())["exercises"]["a"]["status"] == "solved"
+    assert json.loads(path.read_text())["exercises"]["a"]["status"] == "passing"
     left = sorted(p.name for p in tmp_path.iterdir() if p.name != ".home")
     assert left == [".progress.json.lock", "progress.json"], "no temp file left"
 

@@ -10,6 +10,7 @@ import argparse
 import asyncio
 import json
 import os
+import shutil
 import sys
 from collections.abc import Sequence
 from dataclasses import asdict
@@ -17,8 +18,10 @@ from pathlib import Path
 
 from tutor.core.catalog import Exercise
 from tutor.core.course import Course, open_course
-from tutor.core.protocol import Verdict
+from tutor.core.hints import Fit, tier_name
+from tutor.core.protocol import Outcome
 from tutor.core.report import RunReport
+from tutor.core.words import wrap_block
 from tutor.core.workspace import ENV_VAR, WorkspaceError
 from tutor.runner import Runner
 
@@ -100,7 +103,7 @@ def parser() -> argparse.ArgumentParser:
     top.add_argument(
         "--theme",
         metavar="NAME",
-        help="colour theme (default: fits the terminal; NO_COLOR gives textual-light)",
+        help="colour theme (default: fits the terminal; NO_COLOR gives attn-light)",
     )
     commands = top.add_subparsers(dest="command", metavar="COMMAND")
     listing = commands.add_parser("list", parents=[common], help="the exercises and your status")
@@ -246,6 +249,7 @@ def list_exercises(course: Course, *, as_json: bool) -> int:
             "title": e.title,
             "difficulty": e.difficulty,
             "minutes": e.minutes,
+            "solved": course.progress.of(e.key).solved,
             "status": course.status(e),
             "file": str(course.problem(e)),
         }
@@ -255,12 +259,25 @@ def list_exercises(course: Course, *, as_json: bool) -> int:
         print(json.dumps(rows, indent=2))
         return EXIT_OK
     current = course.current()
+    width = shutil.get_terminal_size((80, 24)).columns
+    # Fixed columns, and the title wrapped at words in what is left, so rows stay aligned.
+    fixed = len("> 02  ") + len("  level  solved  ") + len("not started") + 1
+    title_width = max(20, width - fixed)
+    print(f"{'':6}{'exercise':<{title_width}}  level  solved  latest run")
     for row, exercise in zip(rows, course.catalog.exercises, strict=True):
         marker = ">" if current is not None and exercise.key == current.key else " "
-        stars = "*" * (exercise.difficulty or 0)
-        print(f"{marker} {row['number']:02d}  {exercise.title:<52} {stars:<5} {row['status']}")
-    solved = len(course.progress.solved & {e.key for e in course.catalog.exercises})
-    print(f"\n{solved} of {len(rows)} solved")
+        level = "*" * (exercise.difficulty or 0)
+        solved = "★" if row["solved"] else ""
+        lines = wrap_block(exercise.title, title_width, indent=0)
+        print(
+            f"{marker} {exercise.number:02d}  {lines[0]:<{title_width}}  {level:<5}  "
+            f"{solved:<6}  {row['status']}"
+        )
+        for more in lines[1:]:
+            print(f"{'':6}{more}")
+    solved_count = len(course.progress.solved & {e.key for e in course.catalog.exercises})
+    print(f"\n★ {solved_count} of {len(rows)} solved (solved once: the star stays when a later")
+    print("save fails; the latest run says where the exercise stands now)")
     return EXIT_OK
 
 
@@ -270,8 +287,8 @@ def check(course: Course, key: str | None, *, timeout: float, as_json: bool) -> 
     report = asyncio.run(run_report(exercise, problem, timeout))
     finished = report.finished
     assert finished is not None
-    if finished.verdict is not Verdict.MISSING:
-        course.progress.record_run(exercise.key, report.passed)
+    if finished.verdict.counts_as_attempt:
+        course.progress.record(exercise.key, report)
         course.progress.current = exercise.key
         warning = course.save_progress()
         if warning:
@@ -292,7 +309,7 @@ def check(course: Course, key: str | None, *, timeout: float, as_json: bool) -> 
             )
         )
     else:
-        print_report(exercise, problem, report)
+        print_report(course, exercise, report)
     return EXIT_OK if report.passed else EXIT_FAILED
 
 
@@ -300,48 +317,56 @@ async def run_report(exercise: Exercise, problem: Path, timeout: float) -> RunRe
     runner = Runner(timeout=timeout)
     report = RunReport()
     try:
-        async for event in runner.run(exercise.path, problem):
+        async for event in runner.run(exercise.path, problem, exercise.mutant_specs):
             report.add(event)
     finally:
         await runner.close()
     return report
 
 
-def print_report(exercise: Exercise, problem: Path, report: RunReport) -> None:
-    print(f"{exercise.label}\n{problem}\n")
+def print_report(course: Course, exercise: Exercise, report: RunReport) -> None:
+    """The run as plain text, failing tests first; every message whole, wrapped at words."""
+    width = shutil.get_terminal_size((80, 24)).columns
+
+    def block(text: str) -> None:
+        print("\n".join(wrap_block(text, width, indent=8)))
+
+    print(f"{exercise.label}\n{course.problem(exercise)}\n")
     for error in report.errors:
         where = f"{error.file}:{error.line}" if error.line else error.file
-        print(f"  error in {where}\n      {indent(error.message)}")
-    for outcome in report.outcomes:
-        mark = {"passed": "PASS", "failed": "FAIL"}.get(outcome.outcome, "SKIP")
+        print(f"  error in {where}")
+        block(error.message)
+    for outcome in sorted(report.outcomes, key=lambda o: o.outcome is not Outcome.FAILED):
+        mark = OUTCOME_MARKS[outcome.outcome]
         where = f"  (problem.py line {outcome.line})" if outcome.line else ""
         print(f"  {mark}  {outcome.name}{where}")
-        if outcome.outcome == "failed" and outcome.message:
-            print(f"        {indent(outcome.message)}")
+        if outcome.outcome is Outcome.FAILED and outcome.message:
+            block(outcome.message)
     finished = report.finished
     assert finished is not None
     print(f"\n{finished.verdict.value.upper()}: {report.headline()}")
+    if finished.verdict.advice:
+        print(finished.verdict.advice)
+    if report.probe is not None and report.probe.diagnosis and not report.passed:
+        print("\n".join(wrap_block(report.probe.diagnosis, width, indent=0)))
     if finished.output.strip() and not report.passed:
         print("\nyour code printed (last lines):")
         for line in finished.output.strip().splitlines()[-10:]:
             print(f"  | {line}")
-    if not report.passed:
-        hints = exercise.hints_for(report.failing_tests)
-        if hints:
-            print(f"\na hint fits this failure: attn-tutor hint {exercise.number}")
+    upcoming = course.next_hint(exercise)
+    if not report.passed and upcoming is not None and upcoming.fit is not Fit.GENERAL:
+        print(f"\na hint fits {upcoming.fit.value}: attn-tutor hint {exercise.number}")
 
 
 def show_picture(course: Course, args: argparse.Namespace) -> int:
     """Run the exercise once and print its attention picture."""
-    import shutil
-
     from rich.console import Console
 
     from tutor.core.heatmap import Style
     from tutor.core.picture import heads, picture
 
     exercise = find(course, args.exercise)
-    if not (exercise.path / "probe.py").is_file():
+    if not exercise.has_picture:
         raise UsageError(f"{exercise.label} has no attention picture (no probe.py)")
     report = asyncio.run(run_report(exercise, course.problem(exercise), args.timeout))
     width = shutil.get_terminal_size((100, 24)).columns
@@ -370,8 +395,7 @@ def show_picture(course: Course, args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def indent(text: str) -> str:
-    return text.replace("\n", "\n        ")
+OUTCOME_MARKS = {Outcome.PASSED: "PASS", Outcome.FAILED: "FAIL", Outcome.SKIPPED: "SKIP"}
 
 
 def show_hint(course: Course, key: str, *, show_all: bool) -> int:
@@ -379,18 +403,21 @@ def show_hint(course: Course, key: str, *, show_all: bool) -> int:
     if not exercise.hints:
         print(f"{exercise.label} has no hints; the lesson is in {exercise.lesson}")
         return EXIT_OK
-    seen = course.progress.of(exercise.key).hints_seen
-    ordered = sorted(exercise.hints, key=lambda h: h.tier)
-    chosen = ordered if show_all else [h for h in ordered if h.id not in seen][:1]
-    if not chosen:
-        print(f"you have seen all {len(ordered)} hints of {exercise.label}; --all shows them again")
-        return EXIT_OK
-    tiers = {1: "nudge", 2: "concept", 3: "near-code"}
-    for hint in chosen:
-        print(f"[{tiers.get(hint.tier, hint.tier)}] {hint.text}")
-        course.progress.see_hint(exercise.key, hint.id)
-    left = sum(h.id not in course.progress.of(exercise.key).hints_seen for h in ordered)
-    if not show_all:
+    if show_all:
+        for hint in sorted(exercise.hints, key=lambda h: h.tier):
+            print(f"[{tier_name(hint)}] {hint.text}")
+            course.progress.see_hint(exercise.key, hint.id)
+    else:
+        revealed = course.reveal_hint(exercise)
+        if revealed is None:
+            print(
+                f"you have seen all {len(exercise.hints)} hints of {exercise.label}; "
+                "--all shows them again"
+            )
+            return EXIT_OK
+        print(f"[{tier_name(revealed.hint)}] {revealed.hint.text}")
+        seen = course.progress.of(exercise.key).hints_seen
+        left = sum(h.id not in seen for h in exercise.hints)
         print(f"\n{left} more hint{'s' if left != 1 else ''} left")
     warning = course.save_progress()
     if warning:

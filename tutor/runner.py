@@ -15,12 +15,14 @@ import contextlib
 import itertools
 import os
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, Sequence
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 from tutor.core.protocol import (
+    CancelRequest,
     Event,
+    MutantSpec,
     Notice,
     RunClosed,
     RunFinished,
@@ -31,6 +33,7 @@ from tutor.core.protocol import (
 )
 
 STARTUP_LIMIT = 120.0  # a first torch import on a cold disk can be slow
+WORKER = ("-m", "tutor.worker.server")  # run by this same Python
 
 
 class Runner:
@@ -52,9 +55,8 @@ class Runner:
         self.queues: dict[int, asyncio.Queue[Event]] = {}
         self.ids = itertools.count(1)
         self.reader: asyncio.Task[None] | None = None
-        self.restarts = 0
-        self.lost = False
         self.startup_error = ""
+        self.worker: tuple[str, ...] = WORKER
 
     @property
     def running(self) -> bool:
@@ -73,8 +75,7 @@ class Runner:
         try:
             self.process = await asyncio.create_subprocess_exec(
                 sys.executable,
-                "-m",
-                "tutor.worker.server",
+                *self.worker,
                 stdin=asyncio.subprocess.PIPE,
                 stdout=asyncio.subprocess.PIPE,
                 stderr=log,
@@ -108,27 +109,35 @@ class Runner:
                 queue.put_nowait(event)
         await process.wait()
         # The worker is gone: every run still waiting gets an honest ending.
-        self.lost = True
         for run_id, queue in list(self.queues.items()):
             queue.put_nowait(
                 RunFinished(
                     run_id=run_id,
                     verdict=Verdict.INTERRUPTED,
-                    message="the test worker stopped during this run; "
-                    "the next save starts a new one",
+                    message="the test worker stopped during this run",
                 )
             )
             queue.put_nowait(RunClosed(run_id=run_id))
 
     async def wait_ready(self) -> bool:
+        """Wait until the worker takes runs; False if it ended, or took too long, first."""
+        ready = asyncio.create_task(self.ready.wait())
+        waiting: set[asyncio.Task[Any]] = {ready}
+        if self.reader is not None:
+            waiting.add(self.reader)  # it ends when the worker does
         try:
-            await asyncio.wait_for(self.ready.wait(), STARTUP_LIMIT)
-        except TimeoutError:
-            return False
-        return self.running
+            await asyncio.wait(waiting, timeout=STARTUP_LIMIT, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            ready.cancel()
+        return self.ready.is_set() and self.running
 
-    async def run(self, exercise_dir: Path, problem: Path) -> AsyncIterator[Event]:
-        """Test ``problem`` against the pristine tests in ``exercise_dir``, event by event."""
+    async def run(
+        self, exercise_dir: Path, problem: Path, mutants: Sequence[MutantSpec] = ()
+    ) -> AsyncGenerator[Event, None]:
+        """Test ``problem`` against the pristine tests in ``exercise_dir``, event by event.
+
+        ``mutants`` are the exercise's known mistakes, for the picture's diagnosis.
+        """
         run_id = next(self.ids)
         if not self.running:
             restarting = self.process is not None
@@ -140,14 +149,10 @@ class Runner:
                 )
                 return
             if restarting:
-                self.restarts += 1
                 yield Notice(run_id=run_id, text="the test worker had stopped; started a new one")
         if not await self.wait_ready():
             yield RunFinished(
-                run_id=run_id,
-                verdict=Verdict.INTERRUPTED,
-                message="the test worker did not start; run `attn-tutor check` in a shell "
-                "to see why",
+                run_id=run_id, verdict=Verdict.INTERRUPTED, message=self.why_not_ready()
             )
             return
         request = RunRequest(
@@ -156,6 +161,7 @@ class Runner:
             problem=str(problem),
             timeout=self.timeout,
             memory_mb=self.memory_mb,
+            mutants=tuple(mutants),
         )
         queue: asyncio.Queue[Event] = asyncio.Queue()
         self.queues[run_id] = queue
@@ -176,7 +182,14 @@ class Runner:
             self.queues.pop(run_id, None)
             if not closed:
                 with contextlib.suppress(Exception):
-                    await self.send(f'{{"op":"cancel","run_id":{run_id}}}')
+                    await self.send(CancelRequest(run_id=run_id).to_json())
+
+    def why_not_ready(self) -> str:
+        process = self.process
+        if process is None or process.returncode is None:
+            return f"the test worker was not ready within {STARTUP_LIMIT:g} s"
+        where = f"; its messages are in {self.log}" if self.log is not None else ""
+        return f"the test worker stopped while starting (exit code {process.returncode}){where}"
 
     async def send(self, line: str) -> None:
         process = self.process
@@ -210,5 +223,5 @@ class Runner:
 
 
 async def run_once(runner: Runner, exercise_dir: Path, problem: Path) -> list[Event]:
-    """Every event of one run, in order (for the CLI and tests)."""
+    """Every event of one run, in order (for tests)."""
     return [event async for event in runner.run(exercise_dir, problem)]

@@ -13,11 +13,10 @@ from pathlib import Path
 
 from tutor.core import catalog as catalog_module
 from tutor.core.catalog import Exercise
-from tutor.core.protocol import CollectionError, Verdict
+from tutor.core.protocol import CollectionError
 from tutor.core.report import RunReport
 from tutor.runner import Runner
 
-CLEAN_FAILURES = {Verdict.FAILED, Verdict.ERROR}
 PARALLEL_RUNS = 2
 
 
@@ -58,7 +57,7 @@ async def check_exercise(
     reports = await asyncio.gather(*jobs)
     skeleton = reports[0]
     assert skeleton.finished is not None
-    if skeleton.finished.verdict not in CLEAN_FAILURES:
+    if not skeleton.finished.verdict.clean_failure:
         result.problems.append(
             f"the skeleton should fail cleanly, but its run ended {skeleton.headline()}"
         )

@@ -12,7 +12,7 @@ from torch.nn import functional as F
 
 import problem
 from problem import dot_scores, softmax
-from tutor.worker.testkit import assert_close, assert_finite, assert_shape, closest_match
+from tutor.kit import assert_close, assert_finite, assert_shape, closest_match
 
 
 def inputs(*shape: int, seed: int = 1) -> torch.Tensor:

@@ -10,7 +10,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from problem import SimpleAttention
-from tutor.worker.testkit import assert_close, assert_shape, closest_match
+from tutor.kit import assert_close, assert_shape, closest_match
 
 
 def make(n_embd: int = 16, seed: int = 0) -> SimpleAttention:

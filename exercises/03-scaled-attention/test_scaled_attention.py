@@ -11,7 +11,7 @@ import torch
 from torch.nn import functional as F
 
 from problem import scaled_dot_product_attention
-from tutor.worker.testkit import assert_close, assert_rows_sum_to_one, assert_shape, closest_match
+from tutor.kit import assert_close, assert_rows_sum_to_one, assert_shape, closest_match
 
 
 def inputs(*shape: int, seed: int) -> torch.Tensor:

@@ -14,11 +14,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from problem import CausalSelfAttention
-from tutor.worker.testkit import (
-    assert_close,
-    assert_shape,
-    closest_match,
-)
+from tutor.kit import assert_close, assert_shape, closest_match
 
 
 def make(n_embd: int = 8, block_size: int = 8, seed: int = 0) -> CausalSelfAttention:

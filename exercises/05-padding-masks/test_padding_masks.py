@@ -12,7 +12,7 @@ import torch
 from torch.nn import functional as F
 
 from problem import attention_with_padding
-from tutor.worker.testkit import assert_close, assert_shape, closest_match
+from tutor.kit import assert_close, assert_shape, closest_match
 
 
 def tensor(*shape: int, seed: int) -> torch.Tensor:

@@ -2,7 +2,7 @@
 
 import torch
 
-from tutor.worker.probe import fixed_parameters
+from tutor.kit import fixed_parameters
 
 TOKENS = ["The", "cat", "sat", "on", "the", "mat"]
 

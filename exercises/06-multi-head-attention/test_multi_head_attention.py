@@ -13,7 +13,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from problem import MultiHeadAttention
-from tutor.worker.testkit import assert_close, assert_rows_sum_to_one, assert_shape, closest_match
+from tutor.kit import assert_close, assert_rows_sum_to_one, assert_shape, closest_match
 
 LAYERS = ("query", "key", "value", "proj")
 

@@ -8,7 +8,7 @@ sqrt(d_model) differs from one by sqrt(d_head).
 
 import torch
 
-from tutor.worker.probe import fixed_parameters
+from tutor.kit import fixed_parameters
 
 TOKENS = ["The", "cat", "sat", "on", "the", "mat"]
 KEYS = ["Le", "chat", "s'est", "assis", "sur", "le", "tapis"]

@@ -15,7 +15,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from problem import CrossAttention
-from tutor.worker.testkit import assert_close, assert_rows_sum_to_one, assert_shape, closest_match
+from tutor.kit import assert_close, assert_rows_sum_to_one, assert_shape, closest_match
 
 
 def make(d_model: int = 8, d_context: int = 6, d_head: int = 4, seed: int = 0) -> CrossAttention:

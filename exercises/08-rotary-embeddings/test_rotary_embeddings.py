@@ -9,12 +9,7 @@ import torch
 from torch.nn import functional as F
 
 from problem import apply_rope, rope_attention, rope_frequencies
-from tutor.worker.testkit import (
-    assert_close,
-    assert_rows_sum_to_one,
-    assert_shape,
-    closest_match,
-)
+from tutor.kit import assert_close, assert_rows_sum_to_one, assert_shape, closest_match
 
 DOUBLE = torch.float64
 

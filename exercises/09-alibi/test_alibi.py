@@ -10,7 +10,7 @@ import torch
 from torch.nn import functional as F
 
 from problem import alibi_attention, alibi_bias, alibi_slopes
-from tutor.worker.testkit import assert_close, assert_rows_sum_to_one, assert_shape, closest_match
+from tutor.kit import assert_close, assert_rows_sum_to_one, assert_shape, closest_match
 
 DOUBLE = torch.float64
 

@@ -10,7 +10,7 @@ against the most recent keys.
 
 import torch
 
-from tutor.worker.probe import captured_softmax, fixed_parameters
+from tutor.kit import captured_softmax, fixed_parameters
 
 TOKENS = ["The", "cat", "sat", "on", "the", "warm", "mat"]
 CAUSAL = True

@@ -10,7 +10,7 @@ import torch
 from torch.nn import functional as F
 
 from problem import CachedSelfAttention
-from tutor.worker.testkit import assert_close, assert_shape, closest_match
+from tutor.kit import assert_close, assert_shape, closest_match
 
 DOUBLE = torch.float64
 

@@ -6,7 +6,7 @@ kv head 2, so each pair scores the same keys with different queries.
 
 import torch
 
-from tutor.worker.probe import fixed_parameters
+from tutor.kit import fixed_parameters
 
 TOKENS = ["The", "cat", "sat", "on", "the", "mat"]
 

@@ -10,12 +10,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from problem import GroupedQueryAttention
-from tutor.worker.testkit import (
-    assert_close,
-    assert_rows_sum_to_one,
-    assert_shape,
-    closest_match,
-)
+from tutor.kit import assert_close, assert_rows_sum_to_one, assert_shape, closest_match
 
 
 def make(n_embd: int, n_head: int, n_kv_head: int, seed: int = 0) -> GroupedQueryAttention:

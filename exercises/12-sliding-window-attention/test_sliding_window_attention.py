@@ -10,7 +10,7 @@ import torch
 from torch.nn import functional as F
 
 from problem import sliding_window_attention, sliding_window_mask
-from tutor.worker.testkit import assert_close, assert_rows_sum_to_one, assert_shape, closest_match
+from tutor.kit import assert_close, assert_rows_sum_to_one, assert_shape, closest_match
 
 
 def qkv(*shape: int, seed: int = 0, d_v: int | None = None) -> tuple[torch.Tensor, ...]:

@@ -13,7 +13,7 @@ from torch.nn import functional as F
 from torch.overrides import TorchFunctionMode
 
 from problem import online_softmax_attention
-from tutor.worker.testkit import assert_close, assert_shape, closest_match
+from tutor.kit import assert_close, assert_shape, closest_match
 
 
 def qkv(B: int, Tq: int, Tk: int, d: int, d_v: int, seed: int = 0) -> tuple[torch.Tensor, ...]:

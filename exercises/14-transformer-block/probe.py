@@ -8,7 +8,7 @@ not only a mistake in the attention itself.
 
 import torch
 
-from tutor.worker.probe import captured_softmax, fixed_parameters
+from tutor.kit import captured_softmax, fixed_parameters
 
 TOKENS = ["The", "cat", "sat", "on", "the", "mat"]
 CAUSAL = True

@@ -13,7 +13,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from problem import CausalSelfAttention, TransformerBlock
-from tutor.worker.testkit import assert_close, assert_shape, closest_match
+from tutor.kit import assert_close, assert_shape, closest_match
 
 ATTN_LAYERS = ("query", "key", "value", "proj")
 

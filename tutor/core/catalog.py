@@ -15,10 +15,20 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeVar
 
+from tutor.core.protocol import MutantSpec
+
 T = TypeVar("T")
 
 NUMBERED = re.compile(r"^(\d+)[-_ ]?(.*)$")
-PRISTINE_SKIP = frozenset({"problem.py", "solution.py", "exercise.toml", "README.md"})
+# The names of an exercise folder's parts, the same in every pack.
+PROBLEM_FILE = "problem.py"
+SOLUTION_FILE = "solution.py"
+PROBE_FILE = "probe.py"
+LESSON_FILE = "README.md"
+METADATA_FILE = "exercise.toml"
+MUTANTS_DIR = "mutants"
+# What a run never copies beside the tests: the learner's file takes the skeleton's place.
+PRISTINE_SKIP = frozenset({PROBLEM_FILE, SOLUTION_FILE, METADATA_FILE, LESSON_FILE})
 
 
 @dataclass(frozen=True)
@@ -66,20 +76,29 @@ class Exercise:
 
     @property
     def lesson(self) -> Path:
-        return self.path / "README.md"
+        return self.path / LESSON_FILE
 
     @property
     def skeleton(self) -> Path:
-        return self.path / "problem.py"
+        return self.path / PROBLEM_FILE
 
     @property
     def solution(self) -> Path | None:
-        candidate = self.path / "solution.py"
+        candidate = self.path / SOLUTION_FILE
         return candidate if candidate.is_file() else None
 
     @property
-    def test_files(self) -> tuple[Path, ...]:
-        return tuple(sorted(self.path.glob("test_*.py")))
+    def has_picture(self) -> bool:
+        """Whether a probe draws this exercise's attention weights."""
+        return (self.path / PROBE_FILE).is_file()
+
+    @property
+    def mutant_specs(self) -> tuple[MutantSpec, ...]:
+        """The mutants as a run request carries them to the probe."""
+        return tuple(
+            MutantSpec(path=str(m.path), misconception=m.misconception, hint=m.hint or "")
+            for m in self.mutants
+        )
 
     def hints_for(self, tests: set[str]) -> list[Hint]:
         """Hints linked to any of ``tests`` (test function names), lowest tier first."""
@@ -158,7 +177,7 @@ def load(root: Path) -> Catalog:
         return catalog
     seen: dict[int, Path] = {}
     for folder in folders:
-        if folder.name in {"__pycache__", "mutants"}:
+        if folder.name in {"__pycache__", MUTANTS_DIR}:
             continue
         result = read_exercise(folder)
         if isinstance(result, PackProblem):
@@ -177,7 +196,7 @@ def load(root: Path) -> Catalog:
         catalog.exercises.append(result)
     catalog.exercises.sort(key=lambda e: e.number)
     if not catalog.exercises and not catalog.problems:
-        if (root / "problem.py").is_file() or any(root.glob("test_*.py")):
+        if (root / PROBLEM_FILE).is_file() or any(root.glob("test_*.py")):
             message = (
                 "is a single exercise; point --exercises at the folder that holds it "
                 f"({root.resolve().parent})"
@@ -192,8 +211,8 @@ def load(root: Path) -> Catalog:
 
 
 REQUIRED = {
-    "problem.py": "the skeleton the learner starts from",
-    "README.md": "the lesson (its first # heading is the title)",
+    PROBLEM_FILE: "the skeleton the learner starts from",
+    LESSON_FILE: "the lesson (its first # heading is the title)",
 }
 
 
@@ -208,11 +227,11 @@ def read_exercise(folder: Path) -> Exercise | PackProblem:
             return PackProblem(folder, f"has no {required}; add {what}")
     if not any(folder.glob("test_*.py")):
         return PackProblem(folder, "has no test_*.py; add the tests that check problem.py")
-    lesson = read_utf8(folder / "README.md")
+    lesson = read_utf8(folder / LESSON_FILE)
     if isinstance(lesson, PackProblem):
         return lesson
     title = heading(lesson) or slug.replace("-", " ").capitalize()
-    toml_path = folder / "exercise.toml"
+    toml_path = folder / METADATA_FILE
     if not toml_path.is_file():
         return Exercise(path=folder, number=number, slug=slug, title=title)
     text = read_utf8(toml_path)
@@ -366,7 +385,7 @@ def read_mutant(folder: Path, raw: dict[str, object], hint_ids: set[str]) -> Mut
     file = raw.get("file")
     if not isinstance(file, str):
         raise MetadataError('every [[mutants]] table needs file = "name.py"')
-    path = folder / "mutants" / file
+    path = folder / MUTANTS_DIR / file
     if not path.is_file():
         raise MetadataError(
             f"mutant {file} not found in mutants/; add it or correct the file name", quoted(file)

@@ -8,7 +8,8 @@ from pathlib import Path
 from tutor.core import catalog as catalog_module
 from tutor.core import progress as progress_module
 from tutor.core.catalog import Catalog, Exercise
-from tutor.core.progress import Progress
+from tutor.core.hints import NextHint, next_hint
+from tutor.core.progress import Progress, Status
 from tutor.core.workspace import Workspace, WorkspaceError, choose_root
 
 
@@ -25,8 +26,26 @@ class Course:
     def problem(self, exercise: Exercise) -> Path:
         return self.workspace.problem(exercise)
 
-    def status(self, exercise: Exercise) -> str:
+    def status(self, exercise: Exercise) -> Status:
         return self.progress.of(exercise.key).status
+
+    def next_hint(self, exercise: Exercise) -> NextHint | None:
+        """The hint the learner would see next, after their latest counted run."""
+        entry = self.progress.of(exercise.key)
+        return next_hint(exercise, entry.hints_seen, entry.failure)
+
+    def reveal_hint(self, exercise: Exercise) -> NextHint | None:
+        """Mark the next hint as seen and return it (save the progress afterwards)."""
+        found = self.next_hint(exercise)
+        if found is not None:
+            self.progress.see_hint(exercise.key, found.hint.id)
+        return found
+
+    def neighbour(self, exercise: Exercise, step: int) -> Exercise | None:
+        """The exercise ``step`` places after (or before) this one, if there is one."""
+        exercises = self.catalog.exercises
+        index = self.catalog.index(exercise) + step
+        return exercises[index] if 0 <= index < len(exercises) else None
 
     def current(self) -> Exercise | None:
         """The exercise the learner was on, else the first not yet solved."""

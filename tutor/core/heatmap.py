@@ -40,6 +40,7 @@ same number by the rule above, and the leak marker when it leaks::
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from functools import cache
@@ -50,12 +51,15 @@ from rich.color import Color
 from rich.style import Style as RichStyle
 from rich.text import Span, Text
 
+from tutor.core.words import wrap_block
+
 LABEL_WIDTH = 6  # query labels
 CELL_WIDTH = 4  # three shade glyphs and one marker slot
 MAX_ROWS = 16  # query rows shown at most; the rest are counted under the matrix
 GAP = 3  # between side-by-side matrices
 ROW_SUM_TOLERANCE = 1e-3
-ZERO = 0.005  # below this a weight draws blank: it would print as .00
+ZERO = 0.005  # below this a weight draws as zero: it would print as .00
+SPECIAL_TOKEN = re.compile(r"^[<\[](\w+)[>\]]$")  # <pad>, [PAD], <bos>, [SEP]
 
 
 @dataclass(frozen=True)
@@ -90,12 +94,14 @@ class Glyphs:
     leak: str
     nonfinite: str
     row_sum: str
+    zero: str  # a weight of (nearly) 0: drawn, so that it never looks like missing data
+    small_zero: str  # the same in a one-character cell of the all-heads overview
 
 
 # The difference marker is "!", not "*", in both sets: "*" is a level of the ASCII ramp.
 # The Unicode leak marker is the multiplication sign.
-UNICODE_GLYPHS = Glyphs(" ░▒▓█", "│", "…", "…", "!", "\u00d7", "?", "Σ=")
-ASCII_GLYPHS = Glyphs(" .:-=+*#%@", "|", "...", "~", "!", "x", "?", "sum=")
+UNICODE_GLYPHS = Glyphs(" ░▒▓█", "│", "…", "…", "!", "\u00d7", "?", "Σ=", "·", "·")
+ASCII_GLYPHS = Glyphs(" .:-=+*#%@", "|", "...", "~", "!", "x", "?", "sum=", "0", " ")
 
 # Viridis anchors: ordered by lightness, so the scale survives colour blindness and greyscale.
 _VIRIDIS = ((68, 1, 84), (59, 82, 139), (33, 145, 140), (94, 201, 98), (253, 231, 37))
@@ -117,12 +123,12 @@ def render(
     pen = _Pen(style)
     if learner is None and reference is None:
         note = "nothing to show" + (f": {problem}" if problem.strip() else "")
-        return _finish([Text(pen.clean(note))], width)
+        return _finish(_note(note, width, pen), width)
 
     lines: list[Text] = []
     if learner is None:
         note = problem.strip() or "nothing captured"
-        lines += [Text(pen.clean(f"{learner_title}: {note}"), style=pen.bold), Text()]
+        lines += [*_note(f"{learner_title}: {note}", width, pen, pen.bold), Text()]
 
     check = _Check.of(learner, reference, style.tolerance) if learner is not None else None
     shown = [m for m in (learner, reference) if m is not None]
@@ -195,7 +201,7 @@ def render_heads(
     mine, theirs = list(learner or []), list(reference or [])
     if not mine and not theirs:
         note = "nothing to show" + (f": {problem}" if problem.strip() else "")
-        return _finish([Text(pen.clean(note))], width)
+        return _finish(_note(note, width, pen), width)
 
     lines: list[Text] = []
     if mine:
@@ -207,31 +213,42 @@ def render_heads(
         heading = f"{learner_title}, all {len(mine)} heads"
     else:
         note = problem.strip() or "nothing captured"
-        lines += [Text(pen.clean(f"{learner_title}: {note}"), style=pen.bold), Text()]
+        lines += [*_note(f"{learner_title}: {note}", width, pen, pen.bold), Text()]
         drawn, checks = theirs, [None] * len(theirs)
         heading = f"{reference_title}, all {len(theirs)} heads"
     lines.append(Text(pen.clean(heading), style=pen.bold))
 
-    n_rows = max(len(m.rows) for m in drawn)
-    n_cols = max(len(m.cols) for m in drawn)
+    # The reference's heads follow the learner's, drawn the same way, to compare row by row.
+    compared = theirs if mine and theirs else []
+    everything = [*drawn, *compared]
+    n_rows = max(len(m.rows) for m in everything)
+    n_cols = max(len(m.cols) for m in everything)
     # Row labels cost a column per head: the first to go when even one head does not fit.
     label = 1 if n_cols + 3 <= width else 0
     keys = max(min(n_cols, width - label - 2), min(1, n_cols))
     rows = min(MAX_ROWS, n_rows)
     titles = [_head_title(k, check, k == selected, pen) for k, check in enumerate(checks)]
-    block = max(label + keys + 2, *(sum(cell_len(p) for p, _ in t) for t in titles))
+    plain = [_head_title(k, None, False, pen) for k in range(len(compared))]
+    block = max(label + keys + 2, *(sum(cell_len(p) for p, _ in t) for t in titles + plain))
     per_line = max(1, (width + GAP) // (block + GAP))
 
-    for first in range(0, len(drawn), per_line):
-        if first:
-            lines.append(Text())
-        group = range(first, min(first + per_line, len(drawn)))
-        blocks = [_small_block(drawn[k], titles[k], label, keys, rows, pen) for k in group]
-        for parts in zip(*blocks, strict=True):
-            line = _Line()
-            for index, part in enumerate(parts):
-                line.extend(part, index * (block + GAP))
-            lines.append(line.text())
+    def draw(heads: list[Matrix], named: list[list[tuple[str, RichStyle | None]]]) -> None:
+        for first in range(0, len(heads), per_line):
+            if first:
+                lines.append(Text())
+            group = range(first, min(first + per_line, len(heads)))
+            blocks = [_small_block(heads[k], named[k], label, keys, rows, pen) for k in group]
+            for parts in zip(*blocks, strict=True):
+                line = _Line()
+                for index, part in enumerate(parts):
+                    line.extend(part, index * (block + GAP))
+                lines.append(line.text())
+
+    draw(drawn, titles)
+    if compared:
+        lines.append(Text())
+        lines.append(Text(pen.clean(f"{reference_title}, all {len(compared)} heads"), pen.bold))
+        draw(compared, plain)
 
     hidden = [
         Text(f"{_more(count, pen)} {what}", style=pen.dim)
@@ -247,7 +264,7 @@ def render_heads(
         )
 
     # The titles already say which heads: the legend only says what the markers mean.
-    items = [_scale(pen)]
+    items = [_scale(pen, pen.glyphs.small_zero)]
     if any(c is not None and c.differs for c in checks):
         items.append(_item(g.differs, "differs from reference", pen.differs))
     if any(c is not None and c.leaks for c in checks):
@@ -303,7 +320,7 @@ def _small_block(
             for v in _row(m, i)[:keys]:
                 if math.isfinite(v):
                     level = _level(v, levels)
-                    line.add(g.ramp[level], pen.shade(level))
+                    line.add(g.ramp[level] if level else g.small_zero, pen.shade(level))
                 else:
                     line.add(g.nonfinite, pen.nonfinite)
             line.add(" " * (keys - min(keys, len(m.cols))))
@@ -349,12 +366,26 @@ class _Pen:
         """A token label: surrounding whitespace would misalign it, and blank is unreadable."""
         return self.clean(text).strip() or ("·" if self.style.unicode else "_")
 
+    def key_label(self, text: str) -> str:
+        """A key's label in a three-cell column: a special token such as ``<pad>`` or
+        ``[SEP]`` by its inner word, which the legend spells out; any other cut short."""
+        label = self.label(text)
+        special = SPECIAL_TOKEN.match(label)
+        return set_cell_size(special.group(1) if special else label, CELL_WIDTH - 1)
+
     def pieces(self) -> list[tuple[str, RichStyle | None]]:
         """An unmarked cell of each ramp level, marker slot included."""
-        return [
-            (glyph * (CELL_WIDTH - 1) + " ", self.shade(level))
-            for level, glyph in enumerate(self.glyphs.ramp)
-        ]
+        return [(self.cell(level), self.shade(level)) for level in range(len(self.glyphs.ramp))]
+
+    def cell(self, level: int) -> str:
+        """An unmarked cell at ``level``: its shade glyphs and an empty marker slot."""
+        return self.glyphs_of(level) + " "
+
+    def glyphs_of(self, level: int) -> str:
+        """Three glyphs of ``level``; zero is a centred dot, never blank."""
+        if level == 0:
+            return f" {self.glyphs.zero} "
+        return self.glyphs.ramp[level] * (CELL_WIDTH - 1)
 
     def shade(self, level: int) -> RichStyle | None:
         if not self.style.color or level == 0:
@@ -547,7 +578,7 @@ def _block(m: Matrix, title: str, keys: int, pen: _Pen, check: _Check | None) ->
     header = _Line(" " * (LABEL_WIDTH + 1))
     for label in m.cols[:keys]:
         # Three cells leave no room for an ellipsis: a hard cut keeps more of the word.
-        header.add(set_cell_size(pen.label(label), CELL_WIDTH - 1) + " ")
+        header.add(pen.key_label(label) + " ")
     if len(m.cols) > keys:
         header.add(" " + " " + _more(len(m.cols) - keys, pen), pen.dim)
     lines.append(header)
@@ -581,7 +612,7 @@ def _cell(line: _Line, v: float, mark: str | None, pen: _Pen) -> None:
         line.add(f" {g.nonfinite} ", pen.nonfinite)
     else:
         level = _level(v, len(g.ramp))
-        glyphs = _number(v) if pen.style.numbers else g.ramp[level] * (CELL_WIDTH - 1)
+        glyphs = _number(v) if pen.style.numbers else pen.glyphs_of(level)
         line.add(glyphs, pen.shade(level))
     if mark == "leak":
         line.add(g.leak, pen.leak)
@@ -629,10 +660,14 @@ def _legend(check: _Check | None, shown: list[Matrix], pen: _Pen, width: int) ->
         items.append(_item(g.row_sum, f"row sum is not 1 ({count})", pen.row_sum))
     if nonfinite:
         items.append(_item(g.nonfinite, f"NaN or inf ({nonfinite})", pen.nonfinite))
+    for token in dict.fromkeys(c for m in shown for c in m.cols):
+        short = pen.key_label(token).strip()
+        if SPECIAL_TOKEN.match(pen.label(token)):
+            items.append(Text(f"{short} = {pen.label(token)}"))
     return _wrap(items, width)
 
 
-def _scale(pen: _Pen) -> Text:
+def _scale(pen: _Pen, zero: str | None = None) -> Text:
     """What the cells mean: the ramp from 0 to 1, or how a number reads."""
     scale = Text()
     if pen.style.numbers:
@@ -640,7 +675,7 @@ def _scale(pen: _Pen) -> Text:
     else:
         scale.append("0 [")
         for level, glyph in enumerate(pen.glyphs.ramp):
-            scale.append(glyph, style=pen.shade(level))
+            scale.append(glyph if level else (zero or pen.glyphs.zero), style=pen.shade(level))
         scale.append("] 1")
     return scale
 
@@ -665,6 +700,11 @@ def _item(glyph: str, meaning: str, style: RichStyle) -> Text:
     item = Text(glyph, style=style)
     item.append(" " + meaning)
     return item
+
+
+def _note(text: str, width: int, pen: _Pen, style: RichStyle | None = None) -> list[Text]:
+    """A sentence wrapped at words to ``width``: a note is read whole, never cut."""
+    return [Text(line, style=style or "") for line in wrap_block(pen.clean(text), width, 0)]
 
 
 def _finish(lines: list[Text], width: int) -> Text:

@@ -15,24 +15,54 @@ import os
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
 from tutor.core.files import replace_atomically
+from tutor.core.hints import Failure
+from tutor.core.report import RunReport
 
-STATUSES = ("not started", "failing", "passing", "solved")
 VERSION = 1
+
+
+class Status(StrEnum):
+    """Where an exercise stands now: the learner's latest counted run.
+
+    Whether it was ever solved is another matter, ``ExerciseProgress.solved``: the star stays
+    earned when a later save fails.
+    """
+
+    NOT_STARTED = "not started"
+    FAILING = "failing"
+    PASSING = "passing"
+
+
+# Written by earlier versions: "solved" was a status, which mixed the star with the state.
+LEGACY_STATUSES = {"solved": Status.PASSING}
 
 
 @dataclass
 class ExerciseProgress:
     """One exercise's record."""
 
-    status: str = "not started"
+    status: Status = Status.NOT_STARTED
     attempts: int = 0  # runs of the learner's file
     hints_seen: list[str] = field(default_factory=list)
     first_solved: str | None = None  # ISO time of the first full pass
     last_run: str | None = None
+    # What the latest counted run showed, so that every view picks the same next hint.
+    failing_tests: list[str] = field(default_factory=list)
+    diagnosis_hint: str = ""
+
+    @property
+    def solved(self) -> bool:
+        """Every test passed at least once (the star), whatever the latest run did."""
+        return self.first_solved is not None
+
+    @property
+    def failure(self) -> Failure:
+        return Failure(frozenset(self.failing_tests), self.diagnosis_hint)
 
 
 @dataclass
@@ -50,19 +80,33 @@ class Progress:
     def of(self, key: str) -> ExerciseProgress:
         return self.exercises.setdefault(key, ExerciseProgress())
 
-    def record_run(self, key: str, passed: bool) -> bool:
-        """Count a run; returns True when this run solved the exercise for the first time."""
+    def record(self, key: str, report: RunReport) -> bool:
+        """Count a finished run if it tested the learner's code (``Verdict.counts_as_attempt``).
+
+        Returns True when this run solved the exercise for the first time.
+        """
+        finished = report.finished
+        if finished is None or not finished.verdict.counts_as_attempt:
+            return False
+        passed = finished.verdict.ok
         entry = self.of(key)
         entry.attempts += 1
         entry.last_run = now()
+        entry.failing_tests = sorted(report.failing_tests)
+        entry.diagnosis_hint = report.probe.diagnosis_hint if report.probe and not passed else ""
         first = passed and entry.first_solved is None
         if first:
             entry.first_solved = entry.last_run
-        if entry.first_solved is not None:
-            entry.status = "solved" if passed else "failing"
-        else:
-            entry.status = "passing" if passed else "failing"
+        entry.status = Status.PASSING if passed else Status.FAILING
         return first
+
+    def note_diagnosis(self, key: str, hint_id: str) -> bool:
+        """The picture, which follows the verdict, linked the failure to a hint; True if new."""
+        entry = self.of(key)
+        if entry.diagnosis_hint == hint_id or entry.status is not Status.FAILING:
+            return False
+        entry.diagnosis_hint = hint_id
+        return True
 
     def see_hint(self, key: str, hint_id: str) -> None:
         entry = self.of(key)
@@ -71,7 +115,8 @@ class Progress:
 
     @property
     def solved(self) -> set[str]:
-        return {key for key, entry in self.exercises.items() if entry.first_solved}
+        """The exercises with a star."""
+        return {key for key, entry in self.exercises.items() if entry.solved}
 
     def save(self) -> None:
         """Merge with the stored record and write atomically; ``OSError`` if the disk refused."""
@@ -103,8 +148,8 @@ class Progress:
             mine.first_solved = min(solved) if solved else None
             mine.last_run = latest.last_run
             mine.status = latest.status
-            if mine.first_solved and mine.status == "passing":
-                mine.status = "solved"
+            mine.failing_tests = latest.failing_tests
+            mine.diagnosis_hint = latest.diagnosis_hint
 
 
 @contextlib.contextmanager
@@ -153,17 +198,25 @@ def parse(path: Path, data: Any) -> Progress:
     for key, entry in data.get("exercises", {}).items():
         if not isinstance(entry, dict):
             raise ValueError(f"entry {key!r} is not a table")
-        status = entry.get("status", "not started")
+        status = entry.get("status")
+        known = Status(status) if status in set(Status) else LEGACY_STATUSES.get(str(status))
         progress.exercises[str(key)] = ExerciseProgress(
-            status=status if status in STATUSES else "not started",
+            status=known or Status.NOT_STARTED,
             attempts=int(entry.get("attempts", 0)),
             hints_seen=[str(h) for h in entry.get("hints_seen", [])],
-            first_solved=entry.get("first_solved"),
-            last_run=entry.get("last_run"),
+            first_solved=text_or_none(entry.get("first_solved")),
+            last_run=text_or_none(entry.get("last_run")),
+            failing_tests=[str(t) for t in entry.get("failing_tests", [])],
+            diagnosis_hint=str(entry.get("diagnosis_hint", "")),
         )
     if progress.current is not None and not isinstance(progress.current, str):
         raise ValueError("current exercise is not a name")
     return progress
+
+
+def text_or_none(value: object) -> str | None:
+    """A stored time: text, or None for anything else (a hand-edited file may hold a number)."""
+    return value if isinstance(value, str) else None
 
 
 def set_aside(path: Path, reason: str) -> Progress:

@@ -8,13 +8,17 @@ so the format lives in one place.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, fields
 from enum import StrEnum
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
+
+T = TypeVar("T")
+M = TypeVar("M", bound="Event | Request")
 
 
 class Verdict(StrEnum):
-    """How a run ended, exactly as it happened."""
+    """How a run ended, exactly as it happened, and the one policy each ending follows."""
 
     PASSED = "passed"
     FAILED = "failed"
@@ -31,6 +35,45 @@ class Verdict(StrEnum):
     @property
     def ok(self) -> bool:
         return self is Verdict.PASSED
+
+    @property
+    def counts_as_attempt(self) -> bool:
+        """Whether the run tested the learner's code, and so counts in their progress.
+
+        A missing file, a run superseded by a newer save and a run the worker lost tested
+        nothing of the learner's.
+        """
+        return self not in (Verdict.MISSING, Verdict.CANCELLED, Verdict.INTERRUPTED)
+
+    @property
+    def clean_failure(self) -> bool:
+        """Whether a skeleton may end this way: a verdict on the code, not a broken run."""
+        return self in (Verdict.FAILED, Verdict.ERROR)
+
+    @property
+    def advice(self) -> str:
+        """What to try next, in one sentence; empty when the run's own details say it (an
+        error names its file and line, and may be the pack's rather than the learner's)."""
+        return ADVICE.get(self, "")
+
+
+ADVICE = {
+    Verdict.TIMED_OUT: "Look for a loop that never ends, a sleep, or a call to input().",
+    Verdict.CRASHED: "Something below Python failed: undo your last change and save again.",
+    Verdict.EXITED_EARLY: "Remove every exit(), sys.exit() and os._exit() from your file.",
+    Verdict.OUT_OF_MEMORY: "Some tensor is far larger than the inputs: check its shape.",
+    Verdict.NO_TESTS: "The exercise's tests could not be found: check the pack.",
+    Verdict.MISSING: "Save your problem.py again, or reset the exercise to its skeleton.",
+    Verdict.INTERRUPTED: "Save again or run the tests again: a new test worker starts.",
+}
+
+
+class Outcome(StrEnum):
+    """How one test ended."""
+
+    PASSED = "passed"
+    FAILED = "failed"
+    SKIPPED = "skipped"
 
 
 @dataclass(frozen=True)
@@ -55,10 +98,11 @@ class TestOutcome(Event):
     kind: ClassVar[str] = "test"
     name: str = ""  # the test function, with parameters: test_shapes[2-5]
     file: str = ""  # the test file's name
-    outcome: str = "passed"  # passed | failed | skipped
-    message: str = ""  # one or two lines in the learner's terms
+    outcome: Outcome = Outcome.PASSED
+    message: str = ""  # in the learner's terms, whole: views wrap it, never cut it
     line: int | None = None  # the line of the learner's problem.py where it failed
     duration: float = 0.0
+    not_implemented: bool = False  # failed on a NotImplementedError: a TODO not yet filled in
 
     @property
     def function(self) -> str:
@@ -134,6 +178,14 @@ class Notice(Event):
     text: str = ""
 
 
+@dataclass(frozen=True)
+class ProtocolError(Event):
+    """The worker could not understand a request line (``run_id`` is 0 when none was read)."""
+
+    kind: ClassVar[str] = "protocol-error"
+    text: str = ""
+
+
 EVENT_TYPES: dict[str, type[Event]] = {
     cls.kind: cls
     for cls in (
@@ -145,44 +197,115 @@ EVENT_TYPES: dict[str, type[Event]] = {
         ProbeResult,
         WorkerReady,
         Notice,
+        ProtocolError,
     )
 }
+# Fields whose JSON string stands for an enum member.
+ENUM_FIELDS: dict[str, type[StrEnum]] = {"verdict": Verdict, "outcome": Outcome}
+
+
+def to_line(message: Event | Request) -> str:
+    """One line of JSON, without the trailing newline."""
+    tag = ("type", message.kind) if isinstance(message, Event) else ("op", message.op)
+    payload: dict[str, Any] = {tag[0]: tag[1], **asdict(message)}
+    return json.dumps(payload, separators=(",", ":"))
 
 
 def encode(event: Event) -> str:
-    """One line of JSON, without the trailing newline."""
-    payload: dict[str, Any] = {"type": event.kind, **asdict(event)}
-    return json.dumps(payload, separators=(",", ":"))
+    """One event as one line of JSON, without the trailing newline."""
+    return to_line(event)
+
+
+def parse_object(line: str | bytes) -> dict[str, Any]:
+    """A JSON object from one line; ``ValueError`` for anything else."""
+    try:
+        payload = json.loads(line)
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise ValueError(f"not a JSON line: {error}") from None
+    if not isinstance(payload, dict):
+        raise ValueError("not a JSON object")
+    return payload
+
+
+def build(cls: type[T], payload: dict[str, Any]) -> T:
+    """``cls`` from the payload's known fields; ``ValueError`` if a value does not fit."""
+    names = {f.name for f in fields(cls)}  # type: ignore[arg-type]
+    values = {k: v for k, v in payload.items() if k in names}
+    try:
+        for name, enum in ENUM_FIELDS.items():
+            if name in values:
+                values[name] = enum(values[name])
+        if "mutants" in values:
+            values["mutants"] = tuple(MutantSpec(**m) for m in values["mutants"])
+        return cls(**values)
+    except (TypeError, ValueError) as error:
+        raise ValueError(f"a {cls.__name__} with bad fields: {error}") from None
+
+
+def decode_tagged(line: str | bytes, tag: str, types: Mapping[str, type[M]], what: str) -> M:
+    """The message a line holds, its class named by ``tag``; ``ValueError`` with the reason."""
+    payload = parse_object(line)
+    cls = types.get(str(payload.pop(tag, "")))
+    if cls is None:
+        raise ValueError(f"unknown {what}")
+    message = build(cls, payload)
+    run_id = getattr(message, "run_id", None)
+    if not isinstance(run_id, int) or isinstance(run_id, bool):
+        raise ValueError("run_id is not a number")
+    return message
 
 
 def decode(line: str | bytes) -> Event:
     """Parse one line back into its event; ``ValueError`` if it is not one."""
-    try:
-        payload = json.loads(line)
-    except json.JSONDecodeError as error:
-        raise ValueError(f"not a JSON line: {error}") from None
-    if not isinstance(payload, dict):
-        raise ValueError("not a JSON object")
-    cls = EVENT_TYPES.get(str(payload.pop("type", "")))
-    if cls is None:
-        raise ValueError("unknown event type")
-    names = {f.name for f in fields(cls)}
-    values = {k: v for k, v in payload.items() if k in names}
-    if "verdict" in values:
-        values["verdict"] = Verdict(values["verdict"])
-    return cls(**values)
+    return decode_tagged(line, "type", EVENT_TYPES, "event type")
 
 
 @dataclass(frozen=True)
-class RunRequest:
-    """Ask the worker to test one learner file against one exercise's pristine tests."""
+class MutantSpec:
+    """A known wrong solution the probe compares the learner's weights with."""
 
+    path: str
+    misconception: str
+    hint: str = ""
+
+
+@dataclass(frozen=True)
+class Request:
+    """Base of everything the tutor asks of the worker."""
+
+    op: ClassVar[str] = ""
     run_id: int
-    exercise_dir: str
-    problem: str  # the learner's file
+
+
+@dataclass(frozen=True)
+class RunRequest(Request):
+    """Test one learner file against one exercise's pristine tests."""
+
+    op: ClassVar[str] = "run"
+    exercise_dir: str = ""
+    problem: str = ""  # the learner's file
     timeout: float = 10.0
     memory_mb: int = 2048
     output_limit: int = 64 * 1024
+    mutants: tuple[MutantSpec, ...] = ()  # for the probe's diagnosis; the child reads no TOML
 
     def to_json(self) -> str:
-        return json.dumps({"op": "run", **asdict(self)}, separators=(",", ":"))
+        return to_line(self)
+
+
+@dataclass(frozen=True)
+class CancelRequest(Request):
+    """Stop a run; the worker answers with its ``cancelled`` verdict and ``RunClosed``."""
+
+    op: ClassVar[str] = "cancel"
+
+    def to_json(self) -> str:
+        return to_line(self)
+
+
+REQUEST_TYPES: dict[str, type[Request]] = {cls.op: cls for cls in (RunRequest, CancelRequest)}
+
+
+def decode_request(line: str | bytes) -> Request:
+    """Parse one request line; ``ValueError`` with the reason if it is not one."""
+    return decode_tagged(line, "op", REQUEST_TYPES, "op")

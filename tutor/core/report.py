@@ -8,14 +8,16 @@ from tutor.core.protocol import (
     CollectionError,
     Event,
     Notice,
+    Outcome,
     ProbeResult,
+    ProtocolError,
     RunFinished,
     RunStarted,
     TestOutcome,
     Verdict,
 )
 
-NOT_IMPLEMENTED = "not implemented yet"
+NOT_IMPLEMENTED = "not implemented yet"  # the words of a NotImplementedError's message
 
 
 @dataclass
@@ -36,7 +38,7 @@ class RunReport:
             self.outcomes.append(event)
         elif isinstance(event, CollectionError):
             self.errors.append(event)
-        elif isinstance(event, Notice):
+        elif isinstance(event, Notice | ProtocolError):
             self.notices.append(event.text)
         elif isinstance(event, RunFinished):
             self.finished = event
@@ -53,12 +55,17 @@ class RunReport:
 
     @property
     def failing_tests(self) -> set[str]:
-        return {o.function for o in self.outcomes if o.outcome == "failed"}
+        return {o.function for o in self.failures}
+
+    @property
+    def failures(self) -> list[TestOutcome]:
+        return [o for o in self.outcomes if o.outcome is Outcome.FAILED]
 
     @property
     def not_implemented(self) -> bool:
-        failed = [o for o in self.outcomes if o.outcome == "failed"]
-        return bool(failed) and all(o.message.startswith(NOT_IMPLEMENTED) for o in failed)
+        """Every failure is a TODO the learner has not filled in yet."""
+        failed = self.failures
+        return bool(failed) and all(o.not_implemented for o in failed)
 
     def headline(self) -> str:
         """One line: the verdict and the count, in the learner's terms."""
@@ -67,7 +74,7 @@ class RunReport:
             of = f" of {self.expected}" if self.expected else ""
             return f"running… {done}{of} tests done"
         finished = self.finished
-        count = sum(o.outcome == "passed" for o in self.outcomes)
+        count = sum(o.outcome is Outcome.PASSED for o in self.outcomes)
         total = finished.total or len(self.outcomes)
         match finished.verdict:
             case Verdict.PASSED:

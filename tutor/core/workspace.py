@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from tutor.core.catalog import Catalog, Exercise
+from tutor.core.catalog import PROBLEM_FILE, Catalog, Exercise
 from tutor.core.files import copy_new, replace_atomically
 
 ENV_VAR = "ATTN_TUTOR_WORKSPACE"
@@ -95,7 +95,7 @@ class Workspace:
         return self.state / "backups"
 
     def problem(self, exercise: Exercise) -> Path:
-        return self.root / exercise.key / "problem.py"
+        return self.root / exercise.key / PROBLEM_FILE
 
     def claim(self) -> Claim:
         """Mark the workspace as open in a tutor until ``release``."""

@@ -22,7 +22,13 @@ from dataclasses import replace
 from pathlib import Path
 from typing import NoReturn
 
-from tutor.core.catalog import PRISTINE_SKIP
+from tutor.core.catalog import (
+    MUTANTS_DIR,
+    PRISTINE_SKIP,
+    PROBE_FILE,
+    PROBLEM_FILE,
+    SOLUTION_FILE,
+)
 from tutor.core.files import NotPlainFile, read_plain_file
 from tutor.core.protocol import (
     CollectionError,
@@ -31,6 +37,7 @@ from tutor.core.protocol import (
     RunFinished,
     RunRequest,
     Verdict,
+    decode_request,
     encode,
 )
 from tutor.worker.guard import (
@@ -132,14 +139,14 @@ def lay_out(exercise_dir: Path, problem: bytes, workdir: Path) -> Path:
     package = workdir / PACKAGE
     package.mkdir()
     for source in exercise_dir.iterdir():
-        if source.name in PRISTINE_SKIP or source.name in {"mutants", "__pycache__"}:
+        if source.name in PRISTINE_SKIP or source.name in {MUTANTS_DIR, "__pycache__"}:
             continue
         if source.is_dir():
             shutil.copytree(source, package / source.name)
         else:
             shutil.copy2(source, package / source.name)
     (package / "__init__.py").touch()
-    (package / "problem.py").write_bytes(problem)
+    (package / PROBLEM_FILE).write_bytes(problem)
     (workdir / "pytest.ini").write_text("[pytest]\n")
     return package
 
@@ -163,15 +170,15 @@ def import_failure(error: BaseException, learner: Path, problem_name: str) -> Ru
         return RunFinished(
             run_id=0,
             verdict=Verdict.EXITED_EARLY,
-            message=f"{problem_name} called sys.exit({error.code!r}) while being imported. "
-            "A module should define things, not end the program: remove the exit.",
+            message=f"{problem_name} called sys.exit({error.code!r}) while being imported; "
+            "a module should define things, not end the program",
         )
     if is_memory_error(error):
         return RunFinished(
             run_id=0,
             verdict=Verdict.OUT_OF_MEMORY,
             message=f"{problem_name} ran out of memory while being imported "
-            f"({short_message(error)}). Allocate smaller tensors, or none at import.",
+            f"({short_message(error)}); allocate no large tensor at import",
         )
     line = learner_line(error, files)
     where = f" (line {line})" if line else ""
@@ -211,8 +218,8 @@ def verdict_for(reporter: EventReporter, exit_code: int) -> RunFinished:
         return replace(
             counts,
             verdict=Verdict.OUT_OF_MEMORY,
-            message="a test ran out of memory: look for a tensor far larger than the "
-            "inputs (a (T, T) matrix per element, or an allocation in a loop)",
+            message="a test ran out of memory (a (T, T) matrix per element, "
+            "or an allocation in a loop?)",
         )
     verdict = Verdict.PASSED if tally.failed == 0 and tally.passed > 0 else Verdict.FAILED
     return replace(counts, verdict=verdict)
@@ -269,16 +276,13 @@ def picture(
     emit: Channel,
 ) -> None:
     """Send the attention picture, if the exercise has a probe."""
-    probe = workdir / PACKAGE / "probe.py"
+    probe = workdir / PACKAGE / PROBE_FILE
     if finished.verdict is Verdict.MISSING or not probe.is_file():
         return
-    from tutor.core.catalog import Exercise, read_exercise
     from tutor.worker.probe import run_probe
 
-    exercise = read_exercise(Path(request.exercise_dir))
-    mutants = list(exercise.mutants) if isinstance(exercise, Exercise) else []
-    solution = Path(request.exercise_dir) / "solution.py"
-    emit(run_probe(probe, learner, solution if solution.is_file() else None, mutants))
+    solution = Path(request.exercise_dir) / SOLUTION_FILE
+    emit(run_probe(probe, learner, solution if solution.is_file() else None, request.mutants))
 
 
 def run(
@@ -315,7 +319,7 @@ def run(
             None,
         )
     package = lay_out(Path(request.exercise_dir), snapshot, workdir)
-    learner = package / "problem.py"
+    learner = package / PROBLEM_FILE
     os.chdir(package)
     sys.path[:0] = [str(package), str(workdir)]
 
@@ -363,16 +367,14 @@ def missing(message: str) -> tuple[RunFinished, None]:
 def main() -> None:
     """Cold entry point, where fork is not available: ``python -m tutor.worker.child``."""
     request_json, workdir, fd = sys.argv[1], sys.argv[2], int(sys.argv[3])
-    import json
+    from tutor.worker.warm import warm_up
 
-    from tutor.worker.server import warm_up
-
+    request = decode_request(request_json)
+    if not isinstance(request, RunRequest):
+        raise SystemExit(f"not a run request: {request_json}")
     # Before the memory limit: it counts on top of what torch itself maps.
     warm_up()
-
-    payload = json.loads(request_json)
-    payload.pop("op", None)
-    run_child(RunRequest(**payload), Path(workdir), fd)
+    run_child(request, Path(workdir), fd)
 
 
 if __name__ == "__main__":

@@ -8,16 +8,19 @@ from __future__ import annotations
 import re
 import traceback
 from collections.abc import Callable, Generator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tutor.core.protocol import CollectionError, Event, RunStarted, TestOutcome
+from tutor.core.protocol import CollectionError, Event, Outcome, RunStarted, TestOutcome
+from tutor.core.report import NOT_IMPLEMENTED
+from tutor.core.words import cut_at_word
 
-MESSAGE_LINES = 3
-MESSAGE_CHARS = 400
+# A message travels whole: views wrap it and show the first lines, the rest is one key away.
+MESSAGE_LINES = 20
+MESSAGE_CHARS = 4000
 MEMORY_WORDS = ("can't allocate memory", "not enough memory", "out of memory")
 
 
@@ -27,19 +30,17 @@ class Tally:
 
     passed: int = 0
     failed: int = 0
-    skipped: int = 0
     collected: int = 0
     collection_errors: int = 0
     out_of_memory: bool = False
     interrupted_by: str = ""
-    lines: list[int] = field(default_factory=list)
 
 
 def short_message(error: BaseException) -> str:
     """The error in a few lines, in the words the test (or Python) chose for the learner."""
     if isinstance(error, NotImplementedError):
         detail = str(error).strip()
-        text = f"not implemented yet: {detail}" if detail else "not implemented yet"
+        text = f"{NOT_IMPLEMENTED}: {detail}" if detail else NOT_IMPLEMENTED
     elif isinstance(error, SystemExit):
         text = (
             f"your code called sys.exit({error.code!r}); "
@@ -54,8 +55,7 @@ def short_message(error: BaseException) -> str:
         detail = str(error).strip()
         text = f"{type(error).__name__}: {detail}" if detail else type(error).__name__
     lines = [line.rstrip() for line in text.splitlines() if line.strip()]
-    text = "\n".join(lines[:MESSAGE_LINES])
-    return text if len(text) <= MESSAGE_CHARS else text[: MESSAGE_CHARS - 1] + "…"
+    return cut_at_word("\n".join(lines[:MESSAGE_LINES]), MESSAGE_CHARS)
 
 
 def is_memory_error(error: BaseException) -> bool:
@@ -142,25 +142,23 @@ class EventReporter:
     def report(
         self, item: pytest.Item, call: pytest.CallInfo[Any], report: pytest.TestReport
     ) -> None:
-        message, line = "", None
+        message, line, not_implemented = "", None, False
         if report.skipped:
-            outcome = "skipped"
+            outcome = Outcome.SKIPPED
             longrepr = report.longrepr
             message = str(longrepr[2]) if isinstance(longrepr, tuple) else ""
-            self.tally.skipped += 1
         elif report.failed:
-            outcome = "failed"
+            outcome = Outcome.FAILED
             self.tally.failed += 1
             if call.excinfo is not None:
                 error = call.excinfo.value
                 message = short_message(error)
                 line = learner_line(error, self.learner_files)
+                not_implemented = isinstance(error, NotImplementedError)
                 self.tally.out_of_memory |= is_memory_error(error)
         else:
-            outcome = "passed"
+            outcome = Outcome.PASSED
             self.tally.passed += 1
-        if line is not None:
-            self.tally.lines.append(line)
         self.emit(
             TestOutcome(
                 run_id=0,
@@ -170,6 +168,7 @@ class EventReporter:
                 message=message,
                 line=line,
                 duration=round(report.duration, 4),
+                not_implemented=not_implemented,
             )
         )
 

@@ -15,49 +15,26 @@ An exercise opts in with a ``probe.py`` beside its tests:
 reference (its projections, products, masks and softmaxes), as the lesson calls them; without
 it the trace shows the operations' own names.
 
-``weights`` may call ``captured_softmax`` when the exercise's interface returns only the
-output: it records the last softmax the learner's code computes. ``fixed_parameters`` gives a
-module the same weights in the learner's run and the reference's.
+A probe imports its helpers from ``tutor.kit``: ``captured_softmax`` when the exercise's
+interface returns only the output (it records the last softmax the learner's code computes),
+and ``fixed_parameters`` to give a module the same weights in the learner's run and the
+reference's.
 """
 
 from __future__ import annotations
 
 import importlib.util
 import types
-import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 import torch
 from torch.overrides import TorchFunctionMode
 
-from tutor.core.catalog import Mutant
-from tutor.core.protocol import ProbeResult
+from tutor.core.protocol import MutantSpec, ProbeResult
+from tutor.kit.capture import SOFTMAXES
 from tutor.worker.plugin import short_message
-
-SOFTMAXES = {torch.softmax, torch.Tensor.softmax, torch.nn.functional.softmax}
-
-
-class SoftmaxRecorder(TorchFunctionMode):
-    """Keeps the output of every softmax with a (..., T, T)-like shape."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.seen: list[torch.Tensor] = []
-
-    def __torch_function__(
-        self,
-        func: Callable[..., Any],
-        types: Any,
-        args: tuple[Any, ...] = (),
-        kwargs: dict[str, Any] | None = None,
-    ) -> Any:
-        result = func(*args, **(kwargs or {}))
-        if func in SOFTMAXES and isinstance(result, torch.Tensor) and result.dim() >= 2:
-            self.seen.append(result.detach().clone())
-        return result
-
 
 TRACED = {
     torch.nn.functional.linear: "linear",
@@ -94,31 +71,6 @@ class ShapeTracer(TorchFunctionMode):
         if name and isinstance(result, torch.Tensor) and len(self.steps) < TRACE_STEPS:
             self.steps.append(f"{name} {tuple(result.shape)}")
         return result
-
-
-def captured_softmax(run: Callable[[], object]) -> torch.Tensor:
-    """Run ``run`` and return the last softmax it computed; ValueError if there was none."""
-    with SoftmaxRecorder() as recorder:
-        run()
-    if not recorder.seen:
-        raise ValueError("no softmax was computed, so there are no weights to show")
-    last: torch.Tensor = recorder.seen[-1]
-    return last
-
-
-def fixed_parameters(module: torch.nn.Module, scale: float = 0.5) -> torch.nn.Module:
-    """Give every parameter values that depend only on its name and shape.
-
-    The learner's module and the reference then hold the same weights, whatever order
-    their layers were created in, so their pictures are comparable.
-    """
-    with torch.no_grad():
-        for name, parameter in module.named_parameters():
-            seed = zlib.crc32(name.encode())
-            generator = torch.Generator().manual_seed(seed)
-            fresh = torch.randn(parameter.shape, generator=generator, dtype=torch.float64)
-            parameter.copy_(fresh * scale)
-    return module
 
 
 def load(path: Path, name: str) -> types.ModuleType:
@@ -168,13 +120,13 @@ def close(a: list[list[list[float]]], b: list[list[list[float]]]) -> bool:
 
 
 def diagnose(
-    probe: types.ModuleType, mine: list[list[list[float]]], mutants: list[Mutant]
+    probe: types.ModuleType, mine: list[list[list[float]]], mutants: Sequence[MutantSpec]
 ) -> tuple[str, str]:
     """The misconception whose mutant gives exactly the learner's weights, if exactly one does."""
     matches = []
     for number, mutant in enumerate(mutants):
         try:
-            theirs = capture(probe, load(mutant.path, f"attn_mutant_{number}"))
+            theirs = capture(probe, load(Path(mutant.path), f"attn_mutant_{number}"))
         except BaseException:  # noqa: BLE001 - a mutant that cannot run matches nothing
             continue
         if close(mine, theirs):
@@ -196,7 +148,7 @@ def run_probe(
     probe_path: Path,
     learner: types.ModuleType | None,
     solution: Path | None,
-    mutants: list[Mutant] | None = None,
+    mutants: Sequence[MutantSpec] = (),
 ) -> ProbeResult:
     """The probe's verdict on both modules; a failure becomes a note, never an exception."""
     probe = load(probe_path, "attn_probe")
@@ -223,7 +175,7 @@ def run_probe(
             problem = problem or f"the reference failed: {short_message(error)}"
     diagnosis, hint = "", ""
     if mine is not None and reference is not None and not close(mine, reference):
-        diagnosis, hint = diagnose(probe, mine, mutants or [])
+        diagnosis, hint = diagnose(probe, mine, mutants)
     return ProbeResult(
         run_id=0,
         diagnosis=diagnosis,

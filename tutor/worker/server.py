@@ -12,7 +12,6 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import gc
-import json
 import os
 import selectors
 import shutil
@@ -25,10 +24,13 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from tutor.core.protocol import (
+    CancelRequest,
     CollectionError,
     Event,
     Notice,
+    Outcome,
     ProbeResult,
+    ProtocolError,
     RunClosed,
     RunFinished,
     RunRequest,
@@ -37,9 +39,11 @@ from tutor.core.protocol import (
     Verdict,
     WorkerReady,
     decode,
+    decode_request,
     encode,
 )
 from tutor.worker.child import EXIT_CHANNEL_LOST, OUTPUT_FILE, run_child
+from tutor.worker.warm import warm_up
 
 TICK = 0.02
 PROBE_BUDGET = 2.0  # seconds the attention picture may take once the tests' verdict is in
@@ -126,20 +130,17 @@ class Worker:
 
     def handle(self, line: bytes) -> None:
         try:
-            payload = json.loads(line)
-            op = payload.pop("op")
-        except (json.JSONDecodeError, KeyError, AttributeError):
+            request = decode_request(line)
+        except ValueError as error:
+            # The tutor sent something this worker does not understand: say so, go on.
+            self.send(ProtocolError(run_id=0, text=f"the test worker ignored a request: {error}"))
             return
-        if op == "run":
-            self.start(RunRequest(**payload))
-        elif op == "cancel":
-            run = self.runs.get(int(payload.get("run_id", -1)))
+        if isinstance(request, RunRequest):
+            self.start(request)
+        elif isinstance(request, CancelRequest):
+            run = self.runs.get(request.run_id)
             if run is not None:
                 self.stop(run, RunFinished(run_id=run.request.run_id, verdict=Verdict.CANCELLED))
-        elif op == "shutdown":
-            self.closing = True
-            for run in list(self.runs.values()):
-                self.stop(run, None)
 
     def start(self, request: RunRequest) -> None:
         workdir = Path(tempfile.mkdtemp(prefix="attn-tutor-run-"))
@@ -207,9 +208,9 @@ class Worker:
             if isinstance(event, TestOutcome):
                 run.last_test = event.name
                 c = run.counts
-                if event.outcome == "passed":
+                if event.outcome is Outcome.PASSED:
                     run.counts = replace(c, passed=c.passed + 1)
-                elif event.outcome == "failed":
+                elif event.outcome is Outcome.FAILED:
                     run.counts = replace(c, failed=c.failed + 1)
             if isinstance(event, RunStarted):
                 run.counts = replace(run.counts, total=event.tests)
@@ -264,8 +265,8 @@ class Worker:
                 run.counts,
                 run_id=run_id,
                 verdict=Verdict.CRASHED,
-                message=f"the test process crashed with {signal_name(number)}{where}. "
-                "Native code (ctypes, a bad tensor operation) failed hard.",
+                message=f"the test process crashed with {signal_name(number)}{where}: "
+                "native code (ctypes, a bad tensor operation) failed hard",
             )
         code = os.WEXITSTATUS(status) if os.WIFEXITED(status) else -1
         if code == EXIT_CHANNEL_LOST:
@@ -275,8 +276,8 @@ class Worker:
         else:
             message = (
                 f"the test process ended with exit code {code}{where}, before the "
-                "tests finished. Something in your file ended the program "
-                "(os._exit, exit, or sys.exit in a thread): remove it."
+                "tests finished: something in your file ended the program "
+                "(os._exit, exit, or sys.exit in a thread)"
             )
         return replace(run.counts, run_id=run_id, verdict=Verdict.EXITED_EARLY, message=message)
 
@@ -286,8 +287,7 @@ class Worker:
             run.counts,
             run_id=run.request.run_id,
             verdict=Verdict.TIMED_OUT,
-            message=f"the tests did not finish within {run.request.timeout:g} s{where}. "
-            "Look for an endless loop, a sleep, or a wait for input.",
+            message=f"the tests did not finish within {run.request.timeout:g} s{where}",
         )
 
     def stop(self, run: Run, finished: RunFinished | None) -> None:
@@ -360,28 +360,6 @@ def children() -> list[int]:
         with contextlib.suppress(OSError, ValueError):
             found.extend(int(word) for word in (task / "children").read_text().split())
     return found
-
-
-def warm_up() -> None:
-    """Import everything a run needs, so forked children start with it in memory."""
-    import importlib
-
-    import _pytest.config
-    import pytest  # noqa: F401
-    import torch
-    import torch.nn.functional  # noqa: F401
-
-    # Bound to the real torch before any learner code exists (see tutor.worker.guard).
-    import tutor.worker.guard
-    import tutor.worker.testkit  # noqa: F401
-
-    for name in _pytest.config.default_plugins:
-        with contextlib.suppress(ImportError):
-            importlib.import_module(f"_pytest.{name}")
-    # torch loads these lazily on the first shape error, which is most learners' first run.
-    for name in ("torch.fx.experimental.symbolic_shapes", "torch._subclasses.schema_check_mode"):
-        with contextlib.suppress(ImportError):
-            importlib.import_module(name)
 
 
 def die_with_parent() -> None:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-
 from rich.text import Text
 from textual.containers import VerticalScroll
 from textual.widgets import Static
@@ -40,10 +38,13 @@ class AttentionPane(VerticalScroll):
     def many_heads(self) -> bool:
         return self.probe is not None and heads(self.probe) > 1
 
-    def next_head(self) -> None:
-        if self.probe is not None:
-            self.head = (self.head + 1) % heads(self.probe)
-            self.redraw()
+    def next_head(self) -> bool:
+        """Show the next head; False (and nothing changes) when there is only one."""
+        if not self.many_heads or self.probe is None:
+            return False
+        self.head = (self.head + 1) % heads(self.probe)
+        self.redraw()
+        return True
 
     def toggle_numbers(self) -> None:
         self.numbers = not self.numbers
@@ -63,16 +64,16 @@ class AttentionPane(VerticalScroll):
     def redraw(self) -> None:
         body = self.query_one("#attention-body", Static)
         if self.probe is None:
-            body.update(Text("The picture appears after the next run.", style="dim"))
+            body.update(Text("The picture appears after the next run.", style=""))
             return
-        style = Style(color=not os.environ.get("NO_COLOR"), numbers=self.numbers)
+        style = Style(color=not self.app.no_color, numbers=self.numbers)
         width = max(20, self.scrollable_content_region.width)
         overview = self.overview and self.many_heads
         text = picture(self.probe, width=width, head=self.head, style=style, all_heads=overview)
         if overview:
-            text.append("\na one head   ] next head", style="dim")
+            text.append("\na one head   ] next head", style="")
         elif self.many_heads:
-            text.append("\na all heads   ] next head   m numbers", style="dim")
+            text.append("\na all heads   ] next head   m numbers", style="")
         else:
-            text.append("\nm numbers", style="dim")
+            text.append("\nm numbers", style="")
         body.update(text)

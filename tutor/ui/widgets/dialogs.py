@@ -1,10 +1,11 @@
-"""Modal screens: a yes/no question, and the reference solution."""
+"""Modal screens: a yes/no question, the reference solution, and a text read whole."""
 
 from __future__ import annotations
 
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.content import Content
 from textual.screen import ModalScreen
 from textual.widgets import Button, Label, Static
 
@@ -55,6 +56,49 @@ class SolutionView(ModalScreen[None]):
             yield Label(f"Reference solution: {self.title_text}  (Escape to close)")
             with VerticalScroll():
                 yield Static(Syntax(self.code, "python", line_numbers=True, theme="ansi_dark"))
+
+    async def action_dismiss(self, result: None = None) -> None:
+        self.dismiss(result)
+
+
+class TextView(ModalScreen[None]):
+    """A text read whole, scrolled from its top: a hint, or every test of a run."""
+
+    BINDINGS = [
+        Binding("escape,q,enter", "dismiss", "Close"),
+        Binding("h", "dismiss", "Close", show=False),
+    ]
+    DEFAULT_CSS = """
+    TextView {
+        align: center middle;
+    }
+    TextView > #text-frame {
+        width: 100%;
+        max-width: 100;
+        height: auto;
+        max-height: 100%;
+        border: round $primary;
+        border-title-color: $text;
+        border-subtitle-color: $text;
+        background: $surface;
+        padding: 0 1;
+    }
+    """
+
+    def __init__(self, title: str, body: Content, closing: str = "Esc closes") -> None:
+        super().__init__()
+        self.title_text = title
+        self.body = body
+        self.closing = closing
+
+    def compose(self) -> ComposeResult:
+        frame = VerticalScroll(Static(self.body), id="text-frame")
+        frame.border_title = Content(self.title_text)  # pack text: never markup
+        frame.border_subtitle = Content(self.closing)
+        yield frame
+
+    def on_mount(self) -> None:
+        self.query_one("#text-frame").focus()  # PageUp/PageDown scroll at once
 
     async def action_dismiss(self, result: None = None) -> None:
         self.dismiss(result)

@@ -1,67 +1,50 @@
-"""Hints: revealed one at a time, the ones that fit the current failure first."""
+"""Hints: the ones revealed so far, and the line that says whether one fits the failure."""
 
 from __future__ import annotations
 
-from rich.console import Group, RenderableType
-from rich.text import Text
 from textual.containers import VerticalScroll
+from textual.content import Content
 from textual.widgets import Static
 
 from tutor.core.catalog import Exercise, Hint
-
-TIERS = {1: "nudge", 2: "concept", 3: "near-code"}
-
-
-def next_hint(
-    exercise: Exercise, seen: list[str], failing: set[str], preferred: str = ""
-) -> Hint | None:
-    """The next unseen hint: the one for a diagnosed mistake, then those linked to failing
-    tests, lowest tier first."""
-    unseen = [hint for hint in exercise.hints if hint.id not in seen]
-    diagnosed = [hint for hint in unseen if hint.id == preferred]
-    if diagnosed:
-        return diagnosed[0]
-    fitting = [hint for hint in unseen if failing & set(hint.tests)]
-    pool = fitting or unseen
-    return min(pool, key=lambda h: h.tier) if pool else None
+from tutor.core.hints import Fit, NextHint, tier_name
 
 
-def render_hints(
-    exercise: Exercise, seen: list[str], failing: set[str], preferred: str = ""
-) -> RenderableType:
-    parts: list[RenderableType] = []
-    upcoming = next_hint(exercise, seen, failing, preferred)
-    if upcoming is not None and upcoming.id == preferred:
-        parts.append(
-            Text("A hint fits the mistake your weights show: press h.", style="bold yellow")
-        )
-    elif upcoming is not None and failing & set(upcoming.tests):
-        parts.append(Text("A hint fits this failure: press h.", style="bold yellow"))
-    elif upcoming is not None:
-        parts.append(Text("Press h for a hint.", style="dim"))
-    elif exercise.hints:
-        parts.append(Text("You have seen every hint of this exercise.", style="dim"))
-    else:
-        parts.append(Text("This exercise has no hints.", style="dim"))
+def call_to_action(exercise: Exercise, upcoming: NextHint | None) -> Content:
+    """One line after a failing run: whether pressing h brings a hint that fits it."""
+    if upcoming is not None and upcoming.fit is not Fit.GENERAL:
+        return Content.styled(f"A hint fits {upcoming.fit.value}: press h.", "bold $text-warning")
+    if upcoming is not None:
+        return Content.styled("Press h for a hint.", "$text-muted")
+    if exercise.hints:
+        return Content.styled("You have seen every hint of this exercise.", "$text-muted")
+    return Content.styled("This exercise has no hints.", "$text-muted")
+
+
+def hint_text(hint: Hint) -> Content:
+    """A hint with its tier (pack text: never markup)."""
+    return Content.assemble((f"[{tier_name(hint)}] ", "bold $text-accent"), hint.text)
+
+
+def render_hints(exercise: Exercise, seen: list[str]) -> Content:
     by_id = {hint.id: hint for hint in exercise.hints}
-    for number, hint_id in enumerate(seen, start=1):
-        hint = by_id.get(hint_id)
-        if hint is not None:
-            label = TIERS.get(hint.tier, str(hint.tier))
-            parts.append(Text.assemble(f"\n{number}. ", (f"[{label}] ", "bold cyan"), hint.text))
-    return Group(*parts)
+    shown = [by_id[hint_id] for hint_id in seen if hint_id in by_id]
+    if not shown:
+        what = "h reveals one" if exercise.hints else "this exercise has none"
+        return Content.styled(f"No hint seen yet ({what}).", "$text-muted")
+    return Content("\n\n").join(
+        Content.assemble((f"{number}. ", "bold"), hint_text(hint))
+        for number, hint in enumerate(shown, start=1)
+    )
 
 
 class HintsPane(VerticalScroll):
-    """The hints seen so far for the current exercise."""
+    """The hints seen so far for the current exercise, the first at the top."""
 
     BORDER_TITLE = "Hints"
 
     def compose(self):  # type: ignore[no-untyped-def]
         yield Static("", id="hints-body")
 
-    def show(
-        self, exercise: Exercise, seen: list[str], failing: set[str], preferred: str = ""
-    ) -> None:
-        body = render_hints(exercise, seen, failing, preferred)
-        self.query_one("#hints-body", Static).update(body)
+    def show(self, exercise: Exercise, seen: list[str]) -> None:
+        self.query_one("#hints-body", Static).update(render_hints(exercise, seen))

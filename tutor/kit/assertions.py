@@ -1,9 +1,8 @@
 """Assertions for exercise tests that explain failures in the learner's terms.
 
-Exercise suites import this module (it needs torch, so it is only ever imported in
-the test process). Every helper raises ``AssertionError`` with a message written
-for a learner: what was compared, where it went wrong, and by how much, instead of
-a raw ``allclose`` dump.
+Exercise suites reach these through ``tutor.kit``. Every helper raises
+``AssertionError`` with a message written for a learner: what was compared, where it
+went wrong, and by how much, instead of a raw ``allclose`` dump.
 """
 
 from __future__ import annotations
@@ -33,7 +32,7 @@ def assert_shape(actual: object, expected: Sequence[int], *, what: str) -> None:
         raise AssertionError(f"{what} should be a torch.Tensor, but it is {type(actual).__name__}")
     if tuple(actual.shape) != tuple(expected):
         raise AssertionError(
-            f"{what} has shape {describe_shape(actual.shape)}, expected {describe_shape(expected)}"
+            f"{what}: shape {describe_shape(actual.shape)}, expected {describe_shape(expected)}"
         )
 
 
@@ -43,9 +42,7 @@ def assert_finite(actual: torch.Tensor, *, what: str) -> None:
     if bool(bad.any()):
         index = tuple(int(i) for i in bad.nonzero()[0])
         value = actual[index].item()
-        raise AssertionError(
-            f"{what} contains {value} at index {index}; every value should be finite"
-        )
+        raise AssertionError(f"{what}: {value} at index {index}; every value should be finite")
 
 
 def assert_close(
@@ -72,7 +69,7 @@ def assert_close(
     if bool((diff > limit).any()):
         index = tuple(int(i) for i in torch.unravel_index((diff - limit).argmax(), diff.shape))
         message = (
-            f"{what} differs from the reference: at index {index} you have "
+            f"{what}, against the reference: at index {index} you have "
             f"{got[index].item():.4g}, expected {want[index].item():.4g} "
             f"(largest difference {diff.max().item():.3g})"
         )

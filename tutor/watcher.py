@@ -18,7 +18,9 @@ from watchdog.observers import Observer
 from watchdog.observers.api import BaseObserver
 from watchdog.observers.polling import PollingObserver
 
-WATCHED_NAME = "problem.py"
+from tutor.core.catalog import PROBLEM_FILE
+from tutor.core.workspace import STATE_DIR
+
 POLL_INTERVAL = 0.5
 
 
@@ -35,9 +37,9 @@ class ProblemEvents(FileSystemEventHandler):
         paths = [event.src_path, getattr(event, "dest_path", "")]
         for raw in paths:
             path = Path(os.fsdecode(raw)) if raw else None
-            if path is not None and path.name == WATCHED_NAME and path.parent.parent == self.root:
+            if path is not None and path.name == PROBLEM_FILE and path.parent.parent == self.root:
                 self.changed(path.parent.name)
-            elif path is not None and path.parent == self.root / ".attn-tutor":
+            elif path is not None and path.parent == self.root / STATE_DIR:
                 self.changed("")  # the watcher's own self-check file
 
 
@@ -67,7 +69,7 @@ class Watcher:
         observer: BaseObserver = PollingObserver(timeout=POLL_INTERVAL) if poll else Observer()
         handler = ProblemEvents(self.root, self.changed)
         # Each exercise folder on its own, not the workspace tree: backups and logs stay unwatched.
-        for folder in [*self.folders, self.root / ".attn-tutor"]:
+        for folder in [*self.folders, self.root / STATE_DIR]:
             with contextlib.suppress(OSError):
                 folder.mkdir(parents=True, exist_ok=True)
             if folder.is_dir():  # one that cannot be created is watched by nobody, not fatal
@@ -96,7 +98,7 @@ class Watcher:
 
         False when the file cannot be written (a read-only workspace): nothing can be proved.
         """
-        state = self.root / ".attn-tutor"
+        state = self.root / STATE_DIR
         try:
             state.mkdir(parents=True, exist_ok=True)
             (state / "watch-check").write_text("checking that file events arrive\n")
