@@ -468,3 +468,25 @@ def test_a_new_run_starts_the_results_and_the_picture_at_their_top(tmp_path: Pat
             assert "yours (head 1 of 3)" in reading(screen_text(app)), "the matrix's top is back"
 
     asyncio.run(scenario())
+
+
+@pytest.mark.parametrize("size", [(80, 24), (160, 48)], ids=["80x24", "160x48"])
+def test_no_lesson_code_line_runs_off_its_pane(tmp_path: Path, size: tuple[int, int]) -> None:
+    """Every code block of every lesson shows each line whole (wrapped), none cut at the edge."""
+    from textual.widgets._markdown import MarkdownFence
+
+    from tutor.core.catalog import builtin_pack
+
+    async def scenario() -> None:
+        app = make_app(builtin_pack(), tmp_path / "ws", ScriptedRunner(failing), watch=False)
+        async with app.run_test(size=size) as pilot:
+            await settle(pilot)
+            for _ in app.course.catalog.exercises:
+                fences = list(app.query(MarkdownFence))
+                assert fences, f"{app.exercise.key}'s lesson has code blocks"
+                for fence in fences:
+                    assert fence.max_scroll_x == 0, (app.exercise.key, fence.code[:60])
+                await pilot.press("n")
+                await settle(pilot)
+
+    asyncio.run(scenario())

@@ -289,3 +289,27 @@ def test_a_worker_that_dies_while_starting_is_said_at_once(tmp_path: Path) -> No
     assert finished.verdict is Verdict.INTERRUPTED
     assert "stopped while starting (exit code 3)" in finished.message
     assert str(tmp_path / "worker.log") in finished.message
+
+
+def test_a_module_planted_in_the_current_folder_is_never_imported(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Started from a folder where someone left a torch.py, the worker still uses torch."""
+    planted = tmp_path / "shared"
+    planted.mkdir()
+    marker = tmp_path / "planted-code-ran"
+    (planted / "torch.py").write_text(f"open({str(marker)!r}, 'w').close()\n")
+    monkeypatch.chdir(planted)
+
+    async def scenario() -> RunFinished:
+        runner = Runner()
+        try:
+            events = [e async for e in runner.run(BASICS, BASICS / "solution.py")]
+        finally:
+            await runner.close()
+        finished = [e for e in events if isinstance(e, RunFinished)]
+        return finished[0]
+
+    finished = asyncio.run(scenario())
+    assert finished.verdict is Verdict.PASSED, finished.message
+    assert not marker.exists(), "the planted torch.py ran"

@@ -33,7 +33,9 @@ from tutor.core.protocol import (
 )
 
 STARTUP_LIMIT = 120.0  # a first torch import on a cold disk can be slow
-WORKER = ("-m", "tutor.worker.server")  # run by this same Python
+# Run by this same Python. -P: the current folder is not put first on sys.path, so a torch.py
+# that someone left in a shared folder cannot stand in for torch.
+WORKER = ("-P", "-m", "tutor.worker.server")
 
 
 class Runner:

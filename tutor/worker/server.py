@@ -155,6 +155,7 @@ class Worker:
             process = subprocess.Popen(
                 [
                     sys.executable,
+                    "-P",  # as the worker: nothing imported from the current folder
                     "-m",
                     "tutor.worker.child",
                     request.to_json(),
