@@ -382,7 +382,7 @@ def show_picture(course: Course, args: argparse.Namespace) -> int:
         raise UsageError(f"--head should be between 1 and {heads(probe)}, or all")
     unicode = not args.ascii and (sys.stdout.encoding or "").lower().replace("-", "") == "utf8"
     style = Style(unicode=unicode, color=console.color_system is not None, numbers=args.numbers)
-    console.print(f"{exercise.label}  ({report.headline()})")
+    console.print(f"{exercise.label}  ({report.headline()})", markup=False)
     text = picture(
         probe,
         width=width,

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from tutor.core.protocol import MutantSpec
+from tutor.core.words import printable
 
 T = TypeVar("T")
 
@@ -40,6 +41,9 @@ class Hint:
     text: str
     tests: tuple[str, ...] = ()
 
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "text", printable(self.text))  # pack text: shown as data
+
 
 @dataclass(frozen=True)
 class Mutant:
@@ -48,6 +52,9 @@ class Mutant:
     path: Path
     misconception: str
     hint: str | None = None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "misconception", printable(self.misconception))
 
 
 @dataclass(frozen=True)
@@ -64,6 +71,11 @@ class Exercise:
     hints: tuple[Hint, ...] = ()
     mutants: tuple[Mutant, ...] = ()
     probe: dict[str, object] = field(default_factory=dict, hash=False, compare=False)
+
+    def __post_init__(self) -> None:
+        # Shown in every view and on the command line: pack text, never terminal control.
+        object.__setattr__(self, "title", printable(self.title))
+        object.__setattr__(self, "slug", printable(self.slug))
 
     @property
     def key(self) -> str:
@@ -115,7 +127,7 @@ class PackProblem:
     message: str
 
     def __str__(self) -> str:
-        return f"{self.path}: {self.message}"
+        return printable(f"{self.path}: {self.message}")  # a folder name is pack text too
 
 
 @dataclass

@@ -13,6 +13,8 @@ from dataclasses import asdict, dataclass, field, fields
 from enum import StrEnum
 from typing import Any, ClassVar, TypeVar
 
+from tutor.core.words import printable
+
 T = TypeVar("T")
 M = TypeVar("M", bound="Event | Request")
 
@@ -227,6 +229,17 @@ def parse_object(line: str | bytes) -> dict[str, Any]:
     return payload
 
 
+def cleaned(value: Any) -> Any:
+    """``value`` with every string inside it made printable."""
+    if isinstance(value, str):
+        return printable(value)
+    if isinstance(value, list):
+        return [cleaned(item) for item in value]
+    if isinstance(value, dict):
+        return {key: cleaned(item) for key, item in value.items()}
+    return value
+
+
 def build(cls: type[T], payload: dict[str, Any]) -> T:
     """``cls`` from the payload's known fields; ``ValueError`` if a value does not fit."""
     names = {f.name for f in fields(cls)}  # type: ignore[arg-type]
@@ -242,9 +255,16 @@ def build(cls: type[T], payload: dict[str, Any]) -> T:
         raise ValueError(f"a {cls.__name__} with bad fields: {error}") from None
 
 
-def decode_tagged(line: str | bytes, tag: str, types: Mapping[str, type[M]], what: str) -> M:
-    """The message a line holds, its class named by ``tag``; ``ValueError`` with the reason."""
+def decode_tagged(
+    line: str | bytes, tag: str, types: Mapping[str, type[M]], what: str, *, clean: bool = False
+) -> M:
+    """The message a line holds, its class named by ``tag``; ``ValueError`` with the reason.
+
+    ``clean`` makes every string in it printable (``tutor.core.words.printable``).
+    """
     payload = parse_object(line)
+    if clean:
+        payload = cleaned(payload)
     cls = types.get(str(payload.pop(tag, "")))
     if cls is None:
         raise ValueError(f"unknown {what}")
@@ -256,8 +276,12 @@ def decode_tagged(line: str | bytes, tag: str, types: Mapping[str, type[M]], wha
 
 
 def decode(line: str | bytes) -> Event:
-    """Parse one line back into its event; ``ValueError`` if it is not one."""
-    return decode_tagged(line, "type", EVENT_TYPES, "event type")
+    """Parse one line back into its event; ``ValueError`` if it is not one.
+
+    Every text an event carries came from learner code or a pack: it is made printable here,
+    the one door through which it reaches the tutor's views.
+    """
+    return decode_tagged(line, "type", EVENT_TYPES, "event type", clean=True)
 
 
 @dataclass(frozen=True)

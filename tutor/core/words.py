@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import textwrap
+import unicodedata
 
 ELLIPSIS = "…"
 
@@ -33,3 +34,26 @@ def wrap_block(text: str, width: int, indent: int = 2) -> list[str]:
         )
         lines.extend(pad + line for line in wrapped or [""])
     return lines
+
+
+REPLACEMENT = "\ufffd"  # what stands in for a character that could drive the terminal
+# Characters that reorder the text around them (bidirectional overrides and isolates).
+REORDERING = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+
+
+def printable(text: str) -> str:
+    """``text`` with every control character replaced, line breaks and tabs kept.
+
+    The one sanitiser for text that comes from a pack or from learner code: an escape
+    sequence (a clipboard write, a title change, a screen clear) then reaches the terminal as
+    visible data and does nothing.
+    """
+    if text.isprintable():
+        return text
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    return "".join(c if c in "\n\t" or shown(c) else REPLACEMENT for c in text)
+
+
+def shown(c: str) -> bool:
+    """A character that prints as itself: not a control, not a reordering mark."""
+    return (c.isprintable() and c not in REORDERING) or unicodedata.category(c) == "Zs"

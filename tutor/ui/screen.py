@@ -13,7 +13,7 @@ from textual.screen import Screen
 from textual.widgets import Footer, Header, Markdown, ProgressBar, Static
 
 from tutor.core.catalog import Exercise
-from tutor.core.words import cut_at_word
+from tutor.core.words import cut_at_word, printable
 from tutor.session import (
     ExerciseOpened,
     HintRevealed,
@@ -197,7 +197,7 @@ class MainScreen(Screen[int]):
             lesson = exercise.lesson.read_text(encoding="utf-8", errors="replace")
         except OSError as error:
             lesson = f"# {exercise.title}\n\nThe lesson could not be read: {error.strerror}"
-        await self.query_one("#lesson-text", Markdown).update(lesson)
+        await self.query_one("#lesson-text", Markdown).update(printable(lesson))
         self.query_one("#lesson", VerticalScroll).scroll_home(animate=False)
 
     def show_picture(self) -> None:

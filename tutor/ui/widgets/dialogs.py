@@ -24,7 +24,7 @@ class Confirm(ModalScreen[bool]):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="dialog"):
-            yield Label(self.question, id="question")
+            yield Label(Content(self.question), id="question")  # a title inside: never markup
             with Horizontal(id="buttons"):
                 yield Button("Yes (y)", id="yes", variant="warning")
                 yield Button("No (n)", id="no", variant="primary")
@@ -53,7 +53,7 @@ class SolutionView(ModalScreen[None]):
         from rich.syntax import Syntax  # pygments is slow to import; only this view needs it
 
         with Vertical(id="solution"):
-            yield Label(f"Reference solution: {self.title_text}  (Escape to close)")
+            yield Label(Content(f"Reference solution: {self.title_text}  (Escape to close)"))
             with VerticalScroll():
                 yield Static(Syntax(self.code, "python", line_numbers=True, theme="ansi_dark"))
 
