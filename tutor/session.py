@@ -391,10 +391,10 @@ class Session:
         assert finished is not None
         self.last_run = LastRun(time.strftime("%H:%M:%S"), finished.duration)
         first_solve = self.course.progress.record(exercise.key, report)
-        if finished.verdict.counts_as_attempt:
-            self.save_progress()
         self.emit(RunJudged(exercise, report, first_solve))  # its status and hints with it
         self.emit(StatusChanged())
+        if finished.verdict.counts_as_attempt:
+            self.save_progress()  # after the verdict is shown: the disk never delays it
 
     def note_diagnosis(self, exercise: Exercise, report: RunReport, hint_id: str) -> None:
         finished = report.finished

@@ -275,13 +275,14 @@ def decode_tagged(
     return message
 
 
-def decode(line: str | bytes) -> Event:
+def decode(line: str | bytes, *, clean: bool = True) -> Event:
     """Parse one line back into its event; ``ValueError`` if it is not one.
 
     Every text an event carries came from learner code or a pack: it is made printable here,
-    the one door through which it reaches the tutor's views.
+    the one door through which it reaches the tutor's views. The worker, which only relays
+    events, passes ``clean=False``: the tutor's side cleans them once.
     """
-    return decode_tagged(line, "type", EVENT_TYPES, "event type", clean=True)
+    return decode_tagged(line, "type", EVENT_TYPES, "event type", clean=clean)
 
 
 @dataclass(frozen=True)

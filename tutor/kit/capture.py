@@ -19,12 +19,9 @@ __all__ = ["SOFTMAXES", "SoftmaxRecorder", "captured_softmax", "fixed_parameters
 SOFTMAXES = {torch.softmax, torch.Tensor.softmax, torch.nn.functional.softmax}
 
 
-class SoftmaxRecorder(TorchFunctionMode):
-    """Keeps the output of every softmax with a (..., T, T)-like shape."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.seen: list[torch.Tensor] = []
+class CallObserver(TorchFunctionMode):
+    """Sees every torch function a block calls, with its result; ``observe`` decides what to
+    keep. The call itself runs unchanged."""
 
     def __torch_function__(
         self,
@@ -34,9 +31,23 @@ class SoftmaxRecorder(TorchFunctionMode):
         kwargs: dict[str, Any] | None = None,
     ) -> Any:
         result = func(*args, **(kwargs or {}))
+        self.observe(func, result)
+        return result
+
+    def observe(self, func: Callable[..., Any], result: Any) -> None:
+        """Called after each torch function, with what it returned."""
+
+
+class SoftmaxRecorder(CallObserver):
+    """Keeps the output of every softmax with a (..., T, T)-like shape."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.seen: list[torch.Tensor] = []
+
+    def observe(self, func: Callable[..., Any], result: Any) -> None:
         if func in SOFTMAXES and isinstance(result, torch.Tensor) and result.dim() >= 2:
             self.seen.append(result.detach().clone())
-        return result
 
 
 def captured_softmax(run: Callable[[], object]) -> torch.Tensor:

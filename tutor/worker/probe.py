@@ -30,10 +30,9 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from torch.overrides import TorchFunctionMode
 
 from tutor.core.protocol import MutantSpec, ProbeResult
-from tutor.kit.capture import SOFTMAXES
+from tutor.kit.capture import SOFTMAXES, CallObserver
 from tutor.worker.plugin import short_message
 
 TRACED = {
@@ -52,25 +51,17 @@ TRACED = {
 TRACE_STEPS = 24
 
 
-class ShapeTracer(TorchFunctionMode):
+class ShapeTracer(CallObserver):
     """Notes the shape each projection, product, mask and softmax produces, in order."""
 
     def __init__(self) -> None:
         super().__init__()
         self.steps: list[str] = []
 
-    def __torch_function__(
-        self,
-        func: Callable[..., Any],
-        types: Any,
-        args: tuple[Any, ...] = (),
-        kwargs: dict[str, Any] | None = None,
-    ) -> Any:
-        result = func(*args, **(kwargs or {}))
+    def observe(self, func: Callable[..., Any], result: Any) -> None:
         name = TRACED.get(func)
         if name and isinstance(result, torch.Tensor) and len(self.steps) < TRACE_STEPS:
             self.steps.append(f"{name} {tuple(result.shape)}")
-        return result
 
 
 def load(path: Path, name: str) -> types.ModuleType:

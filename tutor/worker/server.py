@@ -195,7 +195,7 @@ class Worker:
 
     def relay(self, run: Run, line: bytes) -> None:
         try:
-            event = decode(line)
+            event = decode(line, clean=False)  # relayed as is; the tutor cleans it
         except (ValueError, TypeError):
             return
         # The child cannot speak for another run, whatever it writes.
