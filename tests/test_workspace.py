@@ -121,3 +121,22 @@ def test_corrupt_progress_is_moved_aside(tmp_path: Path, content: bytes) -> None
     assert kept[0].read_bytes() == content
     progress.save()
     assert progress_module.load(path).warning == ""
+
+
+def test_an_odd_optional_field_costs_nothing_else(tmp_path: Path) -> None:
+    """A hand-edited record whose lists are not lists keeps its attempts and its star."""
+    path = tmp_path / "progress.json"
+    entry = {
+        "status": "failing",
+        "attempts": 3,
+        "first_solved": "2026-12-01T10:00:00+00:00",
+        "hints_seen": "softmax-axis",
+        "failing_tests": 5,
+        "diagnosis_hint": ["x"],
+    }
+    path.write_text(json.dumps({"version": 1, "exercises": {"02": entry}}))
+    progress = progress_module.load(path)
+    assert progress.warning == ""
+    back = progress.of("02")
+    assert (back.attempts, back.solved, back.status) == (3, True, "failing")
+    assert (back.hints_seen, back.failing_tests, back.diagnosis_hint) == ([], [], "")

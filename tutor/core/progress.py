@@ -203,15 +203,21 @@ def parse(path: Path, data: Any) -> Progress:
         progress.exercises[str(key)] = ExerciseProgress(
             status=known or Status.NOT_STARTED,
             attempts=int(entry.get("attempts", 0)),
-            hints_seen=[str(h) for h in entry.get("hints_seen", [])],
+            hints_seen=texts(entry.get("hints_seen")),
             first_solved=text_or_none(entry.get("first_solved")),
             last_run=text_or_none(entry.get("last_run")),
-            failing_tests=[str(t) for t in entry.get("failing_tests", [])],
-            diagnosis_hint=str(entry.get("diagnosis_hint", "")),
+            failing_tests=texts(entry.get("failing_tests")),
+            diagnosis_hint=text_or_none(entry.get("diagnosis_hint")) or "",
         )
     if progress.current is not None and not isinstance(progress.current, str):
         raise ValueError("current exercise is not a name")
     return progress
+
+
+def texts(value: object) -> list[str]:
+    """A stored list of names; anything else (a hand-edited file) reads as none, so one odd
+    field never costs the learner the rest of the record."""
+    return [str(item) for item in value] if isinstance(value, list) else []
 
 
 def text_or_none(value: object) -> str | None:
