@@ -139,6 +139,16 @@ CASES = {
     ),
     # Python itself accepts bytes that are not UTF-8 in a comment: so does the tutor.
     "a comment that is not UTF-8": Case(SOLUTION.encode() + b"\n# caf\xe9\n", "passed"),
+    "a NUL byte": Case(
+        SOLUTION.encode() + b"\nDRINK = 'tea'\0\n",
+        "error",
+        f"NUL byte (line {SOLUTION.count(chr(10)) + 2})",
+    ),
+    "lowering the open-file limit": Case(
+        at_import("import resource\nresource.setrlimit(resource.RLIMIT_NOFILE, (3, 3))"),
+        "error",
+        "ran out of file descriptors",
+    ),
     "an empty file": Case(b"", "error", "empty"),
     "a 5 MB file": Case(SOLUTION + ("# " + "x" * 98 + "\n") * 50_000, "passed"),
 }

@@ -129,11 +129,13 @@ def test_a_worker_killed_mid_run_is_reported_and_replaced(live: LiveApp) -> None
         live.write(endless)
 
     family: list[psutil.Process] = []
+    folders: list[Path] = []  # the run's private folder, which holds a copy of the file
 
     async def kill_when_running() -> None:
         await live.until(lambda: live.app.session.running is not None, LIMIT)
         await asyncio.sleep(0.3)
         family.extend(worker.children(recursive=True))
+        folders.extend(Path(p.cwd()).parent for p in family)
         worker.send_signal(signal.SIGKILL)
 
     task = live.loop.create_task(kill_when_running())
@@ -150,6 +152,9 @@ def test_a_worker_killed_mid_run_is_reported_and_replaced(live: LiveApp) -> None
     assert after.verdict == "passed", after.text
     assert "started a new one" in after.text
     assert live.worker.pid != worker.pid
+    assert folders
+    assert all(folder.name.startswith("run-") for folder in folders)
+    assert not any(folder.exists() for folder in folders), "the killed run's folder is left"
 
 
 # ----- the disk refuses the progress file

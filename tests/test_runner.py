@@ -291,15 +291,24 @@ def test_a_worker_that_dies_while_starting_is_said_at_once(tmp_path: Path) -> No
     assert str(tmp_path / "worker.log") in finished.message
 
 
-def test_a_module_planted_in_the_current_folder_is_never_imported(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize("no_fork", [False, True], ids=["fork", "no-fork"])
+def test_modules_planted_where_python_looks_first_are_never_imported(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, no_fork: bool
 ) -> None:
-    """Started from a folder where someone left a torch.py, the worker still uses torch."""
-    planted = tmp_path / "shared"
-    planted.mkdir()
+    """Started from a folder where someone left torch.py, pytest.py and tutor.py, with
+    PYTHONPATH naming another such folder, the worker and its test process use the real ones."""
     marker = tmp_path / "planted-code-ran"
-    (planted / "torch.py").write_text(f"open({str(marker)!r}, 'w').close()\n")
-    monkeypatch.chdir(planted)
+    for folder in ("cwd", "on-pythonpath"):
+        planted = tmp_path / folder
+        planted.mkdir()
+        for module in ("torch", "pytest", "tutor"):
+            (planted / f"{module}.py").write_text(
+                f"open({str(marker)!r}, 'a').write('{folder}/{module}.py ran\\n')\n"
+            )
+    monkeypatch.chdir(tmp_path / "cwd")
+    monkeypatch.setenv("PYTHONPATH", str(tmp_path / "on-pythonpath"))
+    if no_fork:
+        monkeypatch.setenv("ATTN_TUTOR_NO_FORK", "1")
 
     async def scenario() -> RunFinished:
         runner = Runner()
@@ -311,5 +320,5 @@ def test_a_module_planted_in_the_current_folder_is_never_imported(
         return finished[0]
 
     finished = asyncio.run(scenario())
+    assert not marker.exists(), marker.read_text()
     assert finished.verdict is Verdict.PASSED, finished.message
-    assert not marker.exists(), "the planted torch.py ran"

@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
-import os
 import sys
 from collections.abc import AsyncGenerator, Sequence
 from pathlib import Path
@@ -33,9 +32,10 @@ from tutor.core.protocol import (
 )
 
 STARTUP_LIMIT = 120.0  # a first torch import on a cold disk can be slow
-# Run by this same Python. -P: the current folder is not put first on sys.path, so a torch.py
-# that someone left in a shared folder cannot stand in for torch.
-WORKER = ("-P", "-m", "tutor.worker.server")
+# Run by this same Python, isolated (-I): neither the current folder nor a PYTHON* variable
+# adds to sys.path, so a torch.py that someone left in a shared folder, or in a folder that
+# PYTHONPATH names, cannot stand in for torch. -u: unbuffered, as PYTHONUNBUFFERED is ignored.
+WORKER = ("-I", "-u", "-m", "tutor.worker.server")
 
 
 class Runner:
@@ -81,7 +81,6 @@ class Runner:
                 stdin=asyncio.subprocess.PIPE,
                 stdout=asyncio.subprocess.PIPE,
                 stderr=log,
-                env={**os.environ, "PYTHONUNBUFFERED": "1"},
                 limit=16 * 1024 * 1024,
             )
         except OSError as error:

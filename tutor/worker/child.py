@@ -180,8 +180,15 @@ def import_failure(error: BaseException, learner: Path, problem_name: str) -> Ru
             message=f"{problem_name} ran out of memory while being imported "
             f"({short_message(error)}); allocate no large tensor at import",
         )
-    line = learner_line(error, files)
+    line = learner_line(error, files) or nul_line(learner)
     where = f" (line {line})" if line else ""
+    if nul_line(learner) is not None:
+        return RunFinished(
+            run_id=0,
+            verdict=Verdict.ERROR,
+            message=f"{problem_name} holds a NUL byte{where}, which Python cannot read. "
+            "Delete it in your editor (in vim: /\\%x00 finds it, then x).",
+        )
     if isinstance(error, SyntaxError) and "codec can't decode" in str(error):
         return RunFinished(
             run_id=0,
@@ -193,6 +200,35 @@ def import_failure(error: BaseException, learner: Path, problem_name: str) -> Ru
         run_id=0,
         verdict=Verdict.ERROR,
         message=f"{problem_name} could not be imported{where}: {short_message(error)}",
+    )
+
+
+def nul_line(path: Path) -> int | None:
+    """The line of the first NUL byte in the learner's file, which Python refuses to read."""
+    try:
+        data = path.read_bytes()
+    except OSError:
+        return None
+    at = data.find(b"\0")
+    return data.count(b"\n", 0, at) + 1 if at >= 0 else None
+
+
+def process_failure(error: BaseException) -> RunFinished:
+    """The verdict when the test process itself fails, outside any test."""
+    if isinstance(error, OSError) and error.errno == errno.EMFILE:
+        # Learner code that opens files without closing them, or lowers RLIMIT_NOFILE, makes
+        # pytest fail on some file of its own: that file is not what the learner should see.
+        return RunFinished(
+            run_id=0,
+            verdict=Verdict.ERROR,
+            message="the tests ran out of file descriptors: your code opened files and did not "
+            "close them, or lowered the limit (resource.setrlimit with RLIMIT_NOFILE). "
+            "Open files with `with open(...)`, and leave the limits alone.",
+        )
+    return RunFinished(
+        run_id=0,
+        verdict=Verdict.CRASHED,
+        message=f"the test process failed: {short_message(error)}",
     )
 
 
@@ -249,13 +285,7 @@ def run_child(request: RunRequest, workdir: Path, event_fd: int) -> NoReturn:
         finished, learner = run(request, workdir, emit, tools)
         emit(finished)
     except BaseException as error:  # noqa: BLE001 - whatever happens, the worker must hear
-        emit(
-            RunFinished(
-                run_id=0,
-                verdict=Verdict.CRASHED,
-                message=f"the test process failed: {short_message(error)}",
-            )
-        )
+        emit(process_failure(error))
     else:
         # The verdict is out; whatever the learner's code does now costs only the picture.
         with contextlib.suppress(BaseException):
@@ -329,7 +359,7 @@ def run(
     try:
         module = import_learner(learner)
     except BaseException as error:  # noqa: BLE001 - learner code may raise anything at import
-        line = learner_line(error, frozenset({str(learner)}))
+        line = learner_line(error, frozenset({str(learner)})) or nul_line(learner)
         finished = import_failure(error, learner, problem_name)
         if finished.verdict is Verdict.ERROR:
             emit(

@@ -18,7 +18,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -43,6 +42,7 @@ from tutor.core.protocol import (
     encode,
 )
 from tutor.worker.child import EXIT_CHANNEL_LOST, OUTPUT_FILE, run_child
+from tutor.worker.scratch import new_run_folder, scratch_root, sweep
 from tutor.worker.warm import warm_up
 
 TICK = 0.02
@@ -80,8 +80,9 @@ def signal_name(number: int) -> str:
 class Worker:
     """The request loop. One instance per worker process."""
 
-    def __init__(self, use_fork: bool) -> None:
+    def __init__(self, use_fork: bool, scratch: Path) -> None:
         self.use_fork = use_fork
+        self.scratch = scratch  # the private folder that holds the runs' folders
         self.runs: dict[int, Run] = {}
         self.selector = selectors.DefaultSelector()
         self.stdin_buffer = b""
@@ -143,7 +144,7 @@ class Worker:
                 self.stop(run, RunFinished(run_id=run.request.run_id, verdict=Verdict.CANCELLED))
 
     def start(self, request: RunRequest) -> None:
-        workdir = Path(tempfile.mkdtemp(prefix="attn-tutor-run-"))
+        workdir = new_run_folder(self.scratch)
         read_end, write_end = os.pipe()
         if self.use_fork:
             pid = os.fork()
@@ -155,7 +156,7 @@ class Worker:
             process = subprocess.Popen(
                 [
                     sys.executable,
-                    "-P",  # as the worker: nothing imported from the current folder
+                    "-I",  # as the worker: nothing from the current folder or PYTHON* variables
                     "-m",
                     "tutor.worker.child",
                     request.to_json(),
@@ -388,12 +389,14 @@ def main() -> None:
     signal.signal(signal.SIGHUP, end)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C in the terminal is the tutor's to handle
     use_fork = hasattr(os, "fork") and os.environ.get("ATTN_TUTOR_NO_FORK") != "1"
+    scratch = scratch_root()
+    sweep(scratch)  # what a killed worker left behind
     if use_fork:
         warm_up()
         # Everything imported so far lives as long as the worker: keep the collector (in the
         # children too) from walking it, which also keeps those pages shared after fork.
         gc.freeze()
-    worker = Worker(use_fork)
+    worker = Worker(use_fork, scratch)
     worker.serve()
 
 
