@@ -86,6 +86,18 @@ def no_problem(folder: Path) -> None:
     (folder / "problem.py").unlink()
 
 
+def link_out(name: str) -> Callable[[Path], None]:
+    """A build step that makes the exercise's ``name`` a link to a file outside the pack."""
+
+    def build(folder: Path) -> None:
+        private = folder.parent.parent / f"private-{folder.name}-{name}"
+        private.write_text("someone's own file\n")
+        (folder / name).unlink()
+        (folder / name).symlink_to(private)
+
+    return build
+
+
 FAULTS = {
     "toml syntax": Fault(
         "02-bad-toml",
@@ -137,6 +149,33 @@ FAULTS = {
         no_problem,
         "02-no-problem",
         ("has no problem.py", "add the skeleton the learner starts from"),
+    ),
+    "a mutant outside mutants/": Fault(
+        "02-mutant-out",
+        write(
+            "exercise.toml",
+            '[[mutants]]\nfile = "../../../outside.py"\nmisconception = "none"\n',
+        ),
+        "02-mutant-out/exercise.toml",
+        ('line 2: mutant file = "../../../outside.py" points outside mutants/', "inside"),
+    ),
+    "a lesson that links out": Fault(
+        "02-lesson-out",
+        link_out("README.md"),
+        "02-lesson-out/README.md",
+        ("(the lesson) links to", "outside the exercise folder", "put the file itself"),
+    ),
+    "a skeleton that links out": Fault(
+        "02-skeleton-out",
+        link_out("problem.py"),
+        "02-skeleton-out/problem.py",
+        ("(the skeleton) links to", "outside the exercise folder"),
+    ),
+    "a test file that links out": Fault(
+        "02-test-out",
+        link_out("test_plain.py"),
+        "02-test-out/test_plain.py",
+        ("(a test file) links to", "outside the exercise folder"),
     ),
     "a second exercise 01": Fault(
         "01-second",  # sorts after 01-good, so 01-good keeps the number

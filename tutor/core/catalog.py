@@ -239,6 +239,9 @@ def read_exercise(folder: Path) -> Exercise | PackProblem:
             return PackProblem(folder, f"has no {required}; add {what}")
     if not any(folder.glob("test_*.py")):
         return PackProblem(folder, "has no test_*.py; add the tests that check problem.py")
+    escaped = escaping_part(folder)
+    if escaped is not None:
+        return escaped
     lesson = read_utf8(folder / LESSON_FILE)
     if isinstance(lesson, PackProblem):
         return lesson
@@ -258,6 +261,37 @@ def read_exercise(folder: Path) -> Exercise | PackProblem:
     except MetadataError as error:
         line = line_of(text, error.pattern)
         return PackProblem(toml_path, f"line {line}: {error}" if line else str(error))
+
+
+# The parts of an exercise folder that a run reads, with what each is for.
+PARTS = {
+    LESSON_FILE: "the lesson",
+    PROBLEM_FILE: "the skeleton",
+    SOLUTION_FILE: "the reference solution",
+    PROBE_FILE: "the probe",
+    METADATA_FILE: "the metadata",
+    MUTANTS_DIR: "the mutants folder",
+}
+
+
+def inside(path: Path, folder: Path) -> bool:
+    """Whether ``path``, links followed, is within ``folder``."""
+    return path.resolve().is_relative_to(folder.resolve())
+
+
+def escaping_part(folder: Path) -> PackProblem | None:
+    """A part of the exercise that links out of its folder: a pack reads only its own files,
+    never a file of the learner's, or of another user, that a link points at."""
+    parts = [(folder / name, what) for name, what in PARTS.items()]
+    parts += [(path, "a test file") for path in sorted(folder.glob("test_*.py"))]
+    for path, what in parts:
+        if path.is_symlink() and not inside(path, folder):
+            return PackProblem(
+                path,
+                f"({what}) links to {path.resolve()}, outside the exercise folder; "
+                "put the file itself in the folder",
+            )
+    return None
 
 
 def read_utf8(path: Path) -> str | PackProblem:
@@ -398,6 +432,12 @@ def read_mutant(folder: Path, raw: dict[str, object], hint_ids: set[str]) -> Mut
     if not isinstance(file, str):
         raise MetadataError('every [[mutants]] table needs file = "name.py"')
     path = folder / MUTANTS_DIR / file
+    if not inside(path, folder / MUTANTS_DIR):
+        raise MetadataError(
+            f"mutant file = {json.dumps(file)} points outside mutants/; "
+            "name a file inside the exercise's mutants/ folder",
+            quoted(file),
+        )
     if not path.is_file():
         raise MetadataError(
             f"mutant {file} not found in mutants/; add it or correct the file name", quoted(file)
