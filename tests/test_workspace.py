@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import shutil
+import stat
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -107,9 +109,7 @@ def test_progress_write_is_atomic(tmp_path: Path) -> None:
     assert left == [".progress.json.lock", "progress.json"], "no temp file left"
 
 
-@pytest.mark.parametrize(
-    "content", [b"{not json", b"[1, 2]", b'{"exercises": {"a": 3}}', b"\xff\xfe"]
-)
+@pytest.mark.parametrize("content", [b"{not json", b"[1, 2]", b'"a string"', b"\xff\xfe"])
 def test_corrupt_progress_is_moved_aside(tmp_path: Path, content: bytes) -> None:
     path = tmp_path / "progress.json"
     path.write_bytes(content)
@@ -123,20 +123,104 @@ def test_corrupt_progress_is_moved_aside(tmp_path: Path, content: bytes) -> None
     assert progress_module.load(path).warning == ""
 
 
-def test_an_odd_optional_field_costs_nothing_else(tmp_path: Path) -> None:
-    """A hand-edited record whose lists are not lists keeps its attempts and its star."""
+def test_an_odd_field_is_left_out_with_a_notice_and_costs_nothing_else(tmp_path: Path) -> None:
+    """A hand-edited record keeps every field it can: attempts, the star, other exercises."""
     path = tmp_path / "progress.json"
-    entry = {
+    odd = {
         "status": "failing",
         "attempts": 3,
         "first_solved": "2026-12-01T10:00:00+00:00",
+        "last_run": 5,
         "hints_seen": "softmax-axis",
-        "failing_tests": 5,
+        "failing_tests": [5],
         "diagnosis_hint": ["x"],
     }
-    path.write_text(json.dumps({"version": 1, "exercises": {"02": entry}}))
+    fine = {"status": "passing", "attempts": 1, "hints_seen": ["a", "a", "b"]}
+    record = {"version": 1, "current": 7, "exercises": {"02": odd, "03": fine, "04": 3}}
+    path.write_text(json.dumps(record))
     progress = progress_module.load(path)
-    assert progress.warning == ""
+
     back = progress.of("02")
     assert (back.attempts, back.solved, back.status) == (3, True, "failing")
     assert (back.hints_seen, back.failing_tests, back.diagnosis_hint) == ([], [], "")
+    assert back.last_run is None
+    assert progress.of("03").hints_seen == ["a", "b"]
+    assert progress.current is None
+    assert "04" not in progress.exercises
+    notice = progress.warning
+    for name in ("current", "02.last_run", "02.hints_seen", "04"):
+        assert name in notice
+    assert "kept the rest" in notice
+    [kept] = [p for p in tmp_path.iterdir() if p.name.startswith("progress.json.broken-")]
+    assert json.loads(kept.read_text()) == record  # the file as it was, before the next save
+    assert stat.S_IMODE(kept.stat().st_mode) == 0o600
+
+
+@pytest.mark.parametrize("attempts", ["three", -1, True, 2.5, None])
+def test_a_bad_attempt_count_is_left_out_alone(tmp_path: Path, attempts: object) -> None:
+    path = tmp_path / "progress.json"
+    entry = {"status": "passing", "attempts": attempts, "first_solved": "2026-12-01"}
+    path.write_text(json.dumps({"exercises": {"02": entry}}))
+    progress = progress_module.load(path)
+    assert progress.of("02").attempts == 0
+    assert progress.of("02").solved
+    assert "02.attempts" in progress.warning
+
+
+def test_a_huge_progress_file_is_set_aside_without_reading_it_all(tmp_path: Path) -> None:
+    path = tmp_path / "progress.json"
+    hints = ["h"] * (progress_module.MAX_BYTES // 4)  # valid JSON, past the cap
+    path.write_text(json.dumps({"exercises": {"02": {"hints_seen": hints}}}))
+    reads: list[int] = []
+    real_open = Path.open
+
+    def measured_open(self: Path, *args: Any, **kwargs: Any) -> Any:
+        handle = real_open(self, *args, **kwargs)
+        real_read = handle.read
+
+        def read(size: int = -1) -> Any:
+            reads.append(size)
+            return real_read(size)
+
+        handle.read = read
+        return handle
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(Path, "open", measured_open)
+        progress = progress_module.load(path)
+    assert progress.exercises == {}
+    assert "larger than 1024 KB" in progress.warning
+    assert "starting fresh" in progress.warning
+    assert reads == [progress_module.MAX_BYTES + 1]  # one bounded read, never the whole file
+    kept = [p.name for p in tmp_path.iterdir() if p.name.startswith("progress")]
+    assert len(kept) == 1
+    assert kept[0].startswith("progress.json.broken-")
+
+
+class Counted(str):
+    """A hint id that counts how often it is compared for equality."""
+
+    comparisons = 0
+
+    def __eq__(self, other: object) -> bool:
+        Counted.comparisons += 1
+        return str.__eq__(self, other)
+
+    __hash__ = str.__hash__
+
+
+def counted(prefix: str, count: int) -> list[str]:
+    return [Counted(f"{prefix}{i}") for i in range(count)]
+
+
+def test_merging_hints_is_linear(tmp_path: Path) -> None:
+    """Thousands of hints seen on each side: the merge compares each about once, not each pair."""
+    count = 5_000
+    mine = progress_module.Progress(path=tmp_path / "progress.json")
+    theirs = progress_module.Progress(path=tmp_path / "progress.json")
+    mine.of("02").hints_seen = counted("m", count)
+    theirs.of("02").hints_seen = [*counted("t", count), Counted("m0")]
+    Counted.comparisons = 0
+    mine.merge(theirs)
+    assert len(mine.of("02").hints_seen) == 2 * count
+    assert Counted.comparisons < 4 * count

@@ -24,8 +24,12 @@ def read_plain_file(path: Path) -> bytes:
 
 def copy_new(source: Path, target: Path) -> None:
     """Copy ``source`` to ``target`` only if ``target`` does not exist (no race, no clobber)."""
-    data = source.read_bytes()
-    fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+    copy_new_bytes(target, source.read_bytes())
+
+
+def copy_new_bytes(target: Path, data: bytes) -> None:
+    """Write ``data`` to a new, private ``target``; ``FileExistsError`` if it exists."""
+    fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "wb") as handle:
         handle.write(data)
 

@@ -19,7 +19,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from tutor.core.files import replace_atomically
+from tutor.core.files import copy_new_bytes, replace_atomically
 from tutor.core.hints import Failure
 from tutor.core.report import RunReport
 
@@ -144,7 +144,8 @@ class Progress:
             latest = mine if (mine.last_run or "") >= (theirs.last_run or "") else theirs
             solved = [t for t in (mine.first_solved, theirs.first_solved) if t]
             mine.attempts = theirs.attempts + added
-            mine.hints_seen += [h for h in theirs.hints_seen if h not in mine.hints_seen]
+            seen = set(mine.hints_seen)  # a set: merging stays linear in the hints
+            mine.hints_seen += [h for h in theirs.hints_seen if h not in seen]
             mine.first_solved = min(solved) if solved else None
             mine.last_run = latest.last_run
             mine.status = latest.status
@@ -163,11 +164,27 @@ def locked(path: Path) -> Iterator[None]:
         os.close(fd)  # closing releases the lock
 
 
+MAX_BYTES = 1024 * 1024  # a record of hundreds of exercises is a few tens of KB
+
+
+class TooLarge(ValueError):
+    """A progress file past ``MAX_BYTES``: read no further."""
+
+
+def read_capped(path: Path) -> str:
+    """The file's text, refusing a file past ``MAX_BYTES`` before reading it all."""
+    with path.open("rb") as handle:
+        data = handle.read(MAX_BYTES + 1)
+    if len(data) > MAX_BYTES:
+        raise TooLarge(f"is larger than {MAX_BYTES // 1024} KB, which no progress record needs")
+    return data.decode("utf-8")
+
+
 def read_quietly(path: Path) -> Progress | None:
     """The stored record, or None if there is none or it cannot be read."""
     try:
-        return parse(path, json.loads(path.read_text(encoding="utf-8")))
-    except (OSError, UnicodeDecodeError, ValueError, TypeError, AttributeError):
+        return parse(path, json.loads(read_capped(path)))
+    except (OSError, UnicodeDecodeError, ValueError):
         return None
 
 
@@ -176,53 +193,102 @@ def now() -> str:
 
 
 def load(path: Path) -> Progress:
-    """Read progress; a missing file is a fresh start, a broken one is moved aside."""
+    """Read progress; a missing file is a fresh start, an unreadable one is moved aside, and
+    odd fields are dropped with a notice (the file as it was is kept beside it)."""
     try:
-        raw = path.read_text(encoding="utf-8")
+        raw = read_capped(path)
     except FileNotFoundError:
         return Progress(path=path)
+    except TooLarge as error:
+        return set_aside(path, str(error))
     except (OSError, UnicodeDecodeError) as error:
         return set_aside(path, f"could not be read ({error})")
     try:
-        progress = parse(path, json.loads(raw))
-    except (ValueError, TypeError, AttributeError) as error:
+        data = json.loads(raw)
+    except ValueError as error:
         return set_aside(path, f"is damaged ({error})")
+    dropped: list[str] = []
+    try:
+        progress = parse(path, data, dropped)
+    except ValueError as error:
+        return set_aside(path, f"is damaged ({error})")
+    if dropped:
+        progress.warning = dropped_notice(path, raw, dropped)
     progress.synced = {key: entry.attempts for key, entry in progress.exercises.items()}
     return progress
 
 
-def parse(path: Path, data: Any) -> Progress:
-    if not isinstance(data, dict) or not isinstance(data.get("exercises", {}), dict):
+def parse(path: Path, data: Any, dropped: list[str] | None = None) -> Progress:
+    """The record in ``data``. Each field is checked on its own: an odd one (a hand edit, an
+    old or a future version) is left out and named in ``dropped``, and the rest is kept."""
+    odd = dropped if dropped is not None else []
+    if not isinstance(data, dict):
         raise ValueError("not a progress record")
-    progress = Progress(path=path, current=data.get("current"))
-    for key, entry in data.get("exercises", {}).items():
+    current = data.get("current")
+    if current is not None and not isinstance(current, str):
+        odd.append("current")
+        current = None
+    progress = Progress(path=path, current=current)
+    exercises = data.get("exercises", {})
+    if not isinstance(exercises, dict):
+        odd.append("exercises")
+        exercises = {}
+    for key, entry in exercises.items():
         if not isinstance(entry, dict):
-            raise ValueError(f"entry {key!r} is not a table")
-        status = entry.get("status")
-        known = Status(status) if status in set(Status) else LEGACY_STATUSES.get(str(status))
-        progress.exercises[str(key)] = ExerciseProgress(
-            status=known or Status.NOT_STARTED,
-            attempts=int(entry.get("attempts", 0)),
-            hints_seen=texts(entry.get("hints_seen")),
-            first_solved=text_or_none(entry.get("first_solved")),
-            last_run=text_or_none(entry.get("last_run")),
-            failing_tests=texts(entry.get("failing_tests")),
-            diagnosis_hint=text_or_none(entry.get("diagnosis_hint")) or "",
-        )
-    if progress.current is not None and not isinstance(progress.current, str):
-        raise ValueError("current exercise is not a name")
+            odd.append(str(key))
+            continue
+        progress.exercises[str(key)] = read_entry(entry, f"{key}.", odd)
     return progress
 
 
-def texts(value: object) -> list[str]:
-    """A stored list of names; anything else (a hand-edited file) reads as none, so one odd
-    field never costs the learner the rest of the record."""
-    return [str(item) for item in value] if isinstance(value, list) else []
+def read_entry(entry: dict[str, Any], prefix: str, dropped: list[str]) -> ExerciseProgress:
+    """One exercise's record; each field left out is added to ``dropped`` after ``prefix``."""
+
+    def drop(name: str) -> None:
+        dropped.append(prefix + name)
+
+    record = ExerciseProgress()
+    status = entry.get("status", record.status.value)
+    if status in set(Status) or status in LEGACY_STATUSES:
+        record.status = Status(status) if status in set(Status) else LEGACY_STATUSES[status]
+    else:
+        drop("status")
+    attempts = entry.get("attempts", 0)
+    if isinstance(attempts, int) and not isinstance(attempts, bool) and attempts >= 0:
+        record.attempts = attempts
+    else:
+        drop("attempts")
+    for name in ("hints_seen", "failing_tests"):
+        value = entry.get(name, [])
+        if isinstance(value, list) and all(isinstance(item, str) for item in value):
+            setattr(record, name, list(dict.fromkeys(value)))  # once each, in order
+        else:
+            drop(name)
+    for name in ("first_solved", "last_run"):
+        value = entry.get(name)
+        if value is None or isinstance(value, str):
+            setattr(record, name, value)
+        else:
+            drop(name)
+    hint = entry.get("diagnosis_hint", "")
+    if isinstance(hint, str):
+        record.diagnosis_hint = hint
+    else:
+        drop("diagnosis_hint")
+    return record
 
 
-def text_or_none(value: object) -> str | None:
-    """A stored time: text, or None for anything else (a hand-edited file may hold a number)."""
-    return value if isinstance(value, str) else None
+def dropped_notice(path: Path, raw: str, dropped: list[str]) -> str:
+    """One line: which fields were left out, and where the file as it was is kept."""
+    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+    kept = path.with_name(f"{path.name}.broken-{stamp}")
+    try:
+        copy_new_bytes(kept, raw.encode())
+        where = f"; the file as it was is kept as {kept}"
+    except OSError:
+        where = ""
+    names = ", ".join(dropped[:5]) + (f" and {len(dropped) - 5} more" if len(dropped) > 5 else "")
+    return f"progress file {path}: left out what could not be read ({names}), kept the rest{where}"
 
 
 def set_aside(path: Path, reason: str) -> Progress:
