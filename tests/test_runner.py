@@ -322,3 +322,23 @@ def test_modules_planted_where_python_looks_first_are_never_imported(
     finished = asyncio.run(scenario())
     assert not marker.exists(), marker.read_text()
     assert finished.verdict is Verdict.PASSED, finished.message
+
+
+def test_closing_while_the_worker_warms_up_ends_it_at_once() -> None:
+    """Quitting right after start: the worker, still importing torch, does not make the
+    tutor wait for it to be warm."""
+
+    async def scenario() -> tuple[float, int | None]:
+        runner = Runner()
+        await runner.start()
+        process = runner.process
+        assert process is not None
+        await asyncio.sleep(0.3)
+        assert not runner.ready.is_set(), "the worker was ready already: nothing to measure"
+        started = time.monotonic()
+        await runner.close()
+        return time.monotonic() - started, process.returncode
+
+    seconds, returncode = asyncio.run(scenario())
+    assert returncode is not None
+    assert seconds < 1.0

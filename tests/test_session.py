@@ -374,3 +374,34 @@ def test_the_session_never_imports_textual() -> None:
     code = "import sys, tutor.session, tutor.cli; print('textual' in sys.modules)"
     shown = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert shown.stdout.strip() == "False", shown.stderr
+
+
+class SlowToStart(ScriptedRunner):
+    """A worker that is still warming up until the test lets it be ready."""
+
+    def __init__(self) -> None:
+        super().__init__(verdict_script(Verdict.FAILED))
+        self.warm = asyncio.Event()
+
+    async def wait_ready(self) -> bool:
+        await self.warm.wait()
+        return True
+
+
+def test_quitting_while_the_worker_warms_up_starts_no_run(tmp_path: Path) -> None:
+    """q pressed before the worker is ready: nothing runs afterwards, so no second worker."""
+    runner = SlowToStart()
+    harness = Harness(tmp_path, runner)
+
+    async def scenario() -> None:
+        starting = asyncio.create_task(harness.session.start())
+        await asyncio.sleep(0)
+        await harness.session.close()
+        runner.warm.set()
+        await starting
+        await harness.settle()
+        harness.session.run(harness.basics)  # a late key press, after the close
+        await harness.settle()
+
+    run(scenario)
+    assert runner.started == []

@@ -207,6 +207,11 @@ class Runner:
         process = self.process
         if process is None:
             return
+        if process.returncode is None and not self.ready.is_set():
+            # Still importing torch, it would read its closed stdin only when warm: there is
+            # no run to finish yet, so it ends now.
+            with contextlib.suppress(ProcessLookupError):
+                process.kill()
         if process.returncode is None:
             if process.stdin is not None:
                 with contextlib.suppress(Exception):

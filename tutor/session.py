@@ -234,7 +234,7 @@ class Session:
         self.emit(StatusChanged())
         await self.runner.wait_ready()
         self.emit(StatusChanged())
-        self.run(self.exercise, Trigger.OPENED)
+        self.run(self.exercise, Trigger.OPENED)  # nothing, if the tutor closed meanwhile
 
     async def close(self) -> None:
         """Save, stop watching, end the worker and every run."""
@@ -332,6 +332,8 @@ class Session:
 
     def run(self, exercise: Exercise, trigger: Trigger = Trigger.ASKED) -> None:
         """Test the exercise now; a newer run of the current exercise cancels an older one."""
+        if self.closing:
+            return  # a run now would start a new worker behind the closing one
         self.ran[exercise.key] = digest(self.course.problem(exercise))
         if exercise.key == self.exercise.key:
             if self.current_run is not None:
