@@ -8,19 +8,17 @@ merges with what the other wrote, under a lock, so neither undoes the other's re
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
 import json
-import os
-from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
+from tutor.core import locks
 from tutor.core.files import replace_atomically
 from tutor.core.hints import Failure
+from tutor.core.private import make_folder, refuse_symlink
 from tutor.core.report import RunReport
 
 VERSION = 1
@@ -118,10 +116,12 @@ class Progress:
         """The exercises with a star."""
         return {key for key, entry in self.exercises.items() if entry.solved}
 
-    def save(self) -> None:
-        """Merge with the stored record and write atomically; ``OSError`` if the disk refused."""
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        with locked(self.path.with_name(f".{self.path.name}.lock")):
+    def save(self, wait: float = locks.WAIT) -> None:
+        """Merge with the stored record and write atomically; ``OSError`` if the disk refused,
+        or the lock stayed held past ``wait`` seconds (``LockHeld``, naming the holder)."""
+        make_folder(self.path.parent)
+        with locks.held(self.path.with_name(f".{self.path.name}{locks.SUFFIX}"), wait):
+            refuse_symlink(self.path)  # never read or replaced through a link
             stored = read_quietly(self.path)
             if stored is not None:
                 self.merge(stored)
@@ -150,17 +150,6 @@ class Progress:
             mine.status = latest.status
             mine.failing_tests = latest.failing_tests
             mine.diagnosis_hint = latest.diagnosis_hint
-
-
-@contextlib.contextmanager
-def locked(path: Path) -> Iterator[None]:
-    """Hold an exclusive lock on ``path`` (created if needed) for the block."""
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        yield
-    finally:
-        os.close(fd)  # closing releases the lock
 
 
 def read_quietly(path: Path) -> Progress | None:
