@@ -13,11 +13,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
+import os
 import sys
 from collections.abc import AsyncGenerator, Sequence
 from pathlib import Path
 from typing import IO, Any
 
+from tutor.core.private import make_folder, open_private
 from tutor.core.protocol import (
     CancelRequest,
     Event,
@@ -72,8 +74,9 @@ class Runner:
         log: IO[bytes] | int = asyncio.subprocess.DEVNULL
         if self.log is not None:
             with contextlib.suppress(OSError):
-                self.log.parent.mkdir(parents=True, exist_ok=True)
-                log = self.log.open("ab")
+                make_folder(self.log.parent)
+                flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT
+                log = os.fdopen(open_private(self.log, flags), "ab")
         try:
             self.process = await asyncio.create_subprocess_exec(
                 sys.executable,

@@ -32,6 +32,10 @@ from tutor.watcher import Watcher
 DEBOUNCE = 0.15  # editors write a file in bursts; one run per burst
 WATCH_CHECK = 3.0  # seconds to wait for the watcher's own test event before polling
 WATCH_CHECK_KEY = ""  # what the watcher reports for its own test file, not an exercise
+# A save on the app's loop waits this long at most for the progress lock (another tutor's
+# save takes milliseconds), so keys answer while a process keeps it; SAVE_RETRY tries again.
+SAVE_WAIT = 0.2
+SAVE_RETRY = 5.0
 
 
 class Handle(Protocol):
@@ -190,6 +194,8 @@ class Session:
         self.watch_confirmed = False
         self.closing = False  # set on the way out: runs still ending must not touch the view
         self.loop: asyncio.AbstractEventLoop | None = None
+        self.save_told = ""  # the save failure the learner was last told of
+        self.save_retry: Handle | None = None
         folders = [course.problem(e).parent for e in course.catalog.exercises]
         self.watcher = (
             Watcher(course.workspace.root, folders, self.file_changed, poll=poll) if watch else None
@@ -241,6 +247,8 @@ class Session:
         self.closing = True
         for handle in self.settling.values():
             handle.cancel()
+        if self.save_retry is not None:
+            self.save_retry.cancel()
         self.save_progress()
         if self.watcher is not None:
             self.watcher.stop()
@@ -446,7 +454,27 @@ class Session:
         return self.course.workspace.reset(exercise)
 
     def save_progress(self) -> None:
-        warning = self.course.save_progress()
-        if warning:
-            for listener in self.listeners:  # even while closing: the learner must know
-                listener(Notification(warning, Severity.ERROR))
+        """Save now; a failure is told once (not again while it stays the same), and a save
+        the lock kept back is tried again later, so nothing waits on another process."""
+        # Known to be held: one try, no wait, until the retry finds it free.
+        failure = self.course.save_progress(0 if self.save_retry is not None else SAVE_WAIT)
+        if failure is None:
+            if self.save_told:
+                self.save_told = ""
+                self.tell(Notification("progress is saved again, with everything since"))
+            return
+        if failure.locked and self.save_retry is None and not self.closing:
+            self.save_retry = self.clock.call_later(SAVE_RETRY, self.retry_save)
+        if failure.text == self.save_told:
+            return
+        self.save_told = failure.text
+        self.tell(Notification(failure.text, Severity.ERROR))
+
+    def tell(self, notification: Notification) -> None:
+        for listener in self.listeners:  # even while closing: the learner must know
+            listener(notification)
+
+    def retry_save(self) -> None:
+        self.save_retry = None
+        if not self.closing:
+            self.save_progress()

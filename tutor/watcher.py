@@ -19,6 +19,7 @@ from watchdog.observers.api import BaseObserver
 from watchdog.observers.polling import PollingObserver
 
 from tutor.core.catalog import PROBLEM_FILE
+from tutor.core.private import make_folder, write_private
 from tutor.core.workspace import STATE_DIR
 
 POLL_INTERVAL = 0.5
@@ -71,7 +72,7 @@ class Watcher:
         # Each exercise folder on its own, not the workspace tree: backups and logs stay unwatched.
         for folder in [*self.folders, self.root / STATE_DIR]:
             with contextlib.suppress(OSError):
-                folder.mkdir(parents=True, exist_ok=True)
+                make_folder(folder, link_allowed=folder in self.folders)
             if folder.is_dir():  # one that cannot be created is watched by nobody, not fatal
                 observer.schedule(handler, str(folder), recursive=False)
         observer.daemon = True
@@ -100,8 +101,8 @@ class Watcher:
         """
         state = self.root / STATE_DIR
         try:
-            state.mkdir(parents=True, exist_ok=True)
-            (state / "watch-check").write_text("checking that file events arrive\n")
+            make_folder(state)
+            write_private(state / "watch-check", b"checking that file events arrive\n")
         except OSError:
             return False
         return True

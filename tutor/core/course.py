@@ -6,11 +6,24 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from tutor.core import catalog as catalog_module
+from tutor.core import locks
 from tutor.core import progress as progress_module
-from tutor.core.catalog import Catalog, Exercise
+from tutor.core.catalog import Catalog, Exercise, PackProblem
 from tutor.core.hints import NextHint, next_hint
+from tutor.core.private import SymlinkRefused, refuse_symlink
 from tutor.core.progress import Progress, Status
 from tutor.core.workspace import Workspace, WorkspaceError, choose_root
+
+
+@dataclass(frozen=True)
+class SaveFailure:
+    """Why progress was not saved, in one line for the learner."""
+
+    text: str
+    locked: bool = False  # another process held the lock: a later try may succeed
+
+    def __str__(self) -> str:
+        return self.text
 
 
 @dataclass
@@ -59,14 +72,18 @@ class Course:
                 return exercise
         return self.catalog.exercises[0] if self.catalog.exercises else None
 
-    def save_progress(self) -> str | None:
-        """Save; returns a message instead of raising when the disk refuses."""
+    def save_progress(self, wait: float = locks.WAIT) -> SaveFailure | None:
+        """Save; returns why not instead of raising when the disk or the lock refuses.
+
+        ``wait``: the longest the progress lock is waited for (see ``tutor.core.locks``).
+        """
         try:
-            self.progress.save()
+            self.progress.save(wait)
         except OSError as error:
-            return (
+            return SaveFailure(
                 f"could not save progress to {self.progress.path} ({error.strerror}); "
-                "your code is safe, but solved marks and hints seen since the last save are not"
+                "your code is safe, but solved marks and hints seen since the last save are not",
+                locked=isinstance(error, locks.LockHeld),
             )
         return None
 
@@ -86,18 +103,43 @@ def open_course(pack: Path | None, workspace: Path | None) -> Course:
         raise WorkspaceError(f"no exercises could be loaded from {root}: {details}")
     space = Workspace(choose_root(workspace, root, builtin))
     first_use = not space.state.exists()
-    created = space.ensure(catalog)
+    prepared = space.ensure(catalog)
+    refuse(catalog, prepared.refused)
     course = Course(
         catalog=catalog,
         workspace=space,
-        progress=progress_module.load(space.state / "progress.json"),
-        created=created,
+        progress=read_progress(space.state / "progress.json"),
+        created=prepared.created,
     )
     if first_use:
         course.messages.append(f"your workspace is {space.root} (edit the problem.py files there)")
-    elif created:
-        names = ", ".join(exercise.key for exercise in created)
+    elif prepared.created:
+        names = ", ".join(exercise.key for exercise in prepared.created)
         course.messages.append(f"new exercises added to your workspace: {names}")
+    if prepared.notice:
+        course.messages.append(prepared.notice)
     if course.progress.warning:
         course.messages.append(course.progress.warning)
     return course
+
+
+def refuse(catalog: Catalog, problems: list[PackProblem]) -> None:
+    """Move the exercises the workspace refused to the pack's problems, where every view
+    reports skipped exercises; the rest go on."""
+    if not problems:
+        return
+    refused = {problem.path.parent for problem in problems}
+    catalog.exercises = [e for e in catalog.exercises if e.path not in refused]
+    catalog.problems += problems
+    if not catalog.exercises:
+        details = "; ".join(str(problem) for problem in problems)
+        raise WorkspaceError(f"no exercises could be copied from {catalog.root}: {details}")
+
+
+def read_progress(path: Path) -> Progress:
+    """The stored progress; a link in its place is not read, and the learner is told."""
+    try:
+        refuse_symlink(path)
+    except SymlinkRefused as error:
+        return Progress(path=path, warning=str(error))
+    return progress_module.load(path)

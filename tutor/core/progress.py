@@ -8,19 +8,20 @@ merges with what the other wrote, under a lock, so neither undoes the other's re
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
+import errno
 import json
 import os
-from collections.abc import Iterator
+import stat
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from tutor.core.files import copy_new_bytes, replace_atomically
+from tutor.core import locks
+from tutor.core.files import NotPlainFile, replace_atomically, write_new
 from tutor.core.hints import Failure
+from tutor.core.private import make_folder, refuse_symlink
 from tutor.core.report import RunReport
 
 VERSION = 1
@@ -118,10 +119,12 @@ class Progress:
         """The exercises with a star."""
         return {key for key, entry in self.exercises.items() if entry.solved}
 
-    def save(self) -> None:
-        """Merge with the stored record and write atomically; ``OSError`` if the disk refused."""
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        with locked(self.path.with_name(f".{self.path.name}.lock")):
+    def save(self, wait: float = locks.WAIT) -> None:
+        """Merge with the stored record and write atomically; ``OSError`` if the disk refused,
+        or the lock stayed held past ``wait`` seconds (``LockHeld``, naming the holder)."""
+        make_folder(self.path.parent)
+        with locks.held(self.path.with_name(f".{self.path.name}{locks.SUFFIX}"), wait):
+            refuse_symlink(self.path)  # never read or replaced through a link
             stored = read_quietly(self.path)
             if stored is not None:
                 self.merge(stored)
@@ -153,17 +156,6 @@ class Progress:
             mine.diagnosis_hint = latest.diagnosis_hint
 
 
-@contextlib.contextmanager
-def locked(path: Path) -> Iterator[None]:
-    """Hold an exclusive lock on ``path`` (created if needed) for the block."""
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        yield
-    finally:
-        os.close(fd)  # closing releases the lock
-
-
 MAX_BYTES = 1024 * 1024  # a record of hundreds of exercises is a few tens of KB
 
 
@@ -172,8 +164,12 @@ class TooLarge(ValueError):
 
 
 def read_capped(path: Path) -> str:
-    """The file's text, refusing a file past ``MAX_BYTES`` before reading it all."""
-    with path.open("rb") as handle:
+    """The file's text, refusing a file past ``MAX_BYTES`` before reading it all, and a
+    link, a pipe or a device, whose read could lead elsewhere or block for ever."""
+    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+    with os.fdopen(fd, "rb") as handle:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise NotPlainFile(errno.EINVAL, "not a plain file", str(path))
         data = handle.read(MAX_BYTES + 1)
     if len(data) > MAX_BYTES:
         raise TooLarge(f"is larger than {MAX_BYTES // 1024} KB, which no progress record needs")
@@ -283,7 +279,7 @@ def dropped_notice(path: Path, raw: str, dropped: list[str]) -> str:
     stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
     kept = path.with_name(f"{path.name}.broken-{stamp}")
     try:
-        copy_new_bytes(kept, raw.encode())
+        write_new(kept, raw.encode())
         where = f"; the file as it was is kept as {kept}"
     except OSError:
         where = ""

@@ -8,16 +8,22 @@ backups, logs). Nothing here ever overwrites a learner file without a backup.
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import hashlib
 import os
-import shutil
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
-from tutor.core.catalog import PROBLEM_FILE, Catalog, Exercise
-from tutor.core.files import copy_new, replace_atomically
+from tutor.core import locks
+from tutor.core.catalog import PROBLEM_FILE, Catalog, Exercise, PackProblem
+from tutor.core.files import (
+    OutsideFolder,
+    read_inside,
+    read_plain_file,
+    replace_atomically,
+    write_new,
+)
+from tutor.core.private import SymlinkRefused, make_folder, open_private, open_to_others, tighten
 
 ENV_VAR = "ATTN_TUTOR_WORKSPACE"
 STATE_DIR = ".attn-tutor"
@@ -30,30 +36,45 @@ class WorkspaceError(Exception):
 class Claim:
     """An open tutor's hold on its workspace, so that a second one opened there can say so.
 
-    ``other`` is the process id of a tutor that already holds the workspace (0 when it
-    cannot be read), or None when this one is the only one.
+    ``other`` is whoever already holds the workspace (another tutor, or any process that
+    holds the lock), or None when this one is the only one. ``problem`` says why the
+    workspace could not be claimed at all (a link where the lock file should be).
     """
 
     def __init__(self, path: Path) -> None:
         self.fd: int | None = None
-        self.other: int | None = None
+        self.other: locks.Holder | None = None
+        self.problem = ""
         try:
-            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+            fd = locks.acquire(path, wait=0)  # a tutor holds it for hours: waiting is no use
+        except locks.LockHeld as held:
+            written = self.written_pid(path) if held.holder.pid is None else None
+            self.other = locks.describe(written) if written else held.holder
+            return
+        except SymlinkRefused as error:
+            self.problem = str(error)
+            return
         except OSError:
             return  # a read-only workspace: nothing to hold, nothing to learn
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            try:
-                self.other = int(os.read(fd, 32).decode().strip() or 0)
-            except (OSError, ValueError):
-                self.other = 0
-            os.close(fd)
-            return
         self.fd = fd
         with contextlib.suppress(OSError):
+            # The descriptor is the 0600 file itself, opened without following a link.
             os.ftruncate(fd, 0)
             os.write(fd, f"{os.getpid()}\n".encode())
+
+    @staticmethod
+    def written_pid(path: Path) -> int | None:
+        """The process id the holder wrote, where the system cannot name the holder."""
+        try:
+            fd = open_private(path, os.O_RDONLY)
+        except OSError:
+            return None
+        try:
+            return int(os.read(fd, 32).decode().strip() or 0) or None
+        except (OSError, ValueError):
+            return None
+        finally:
+            os.close(fd)
 
     def release(self) -> None:
         if self.fd is not None:
@@ -81,6 +102,15 @@ def choose_root(explicit: Path | None, pack: Path, builtin: Path) -> Path:
 
 
 @dataclass
+class Prepared:
+    """What opening the workspace did: skeletons copied, exercises refused, modes tightened."""
+
+    created: list[Exercise] = field(default_factory=list)
+    refused: list[PackProblem] = field(default_factory=list)
+    notice: str = ""  # said once when the workspace had to be made private
+
+
+@dataclass
 class Workspace:
     """A folder of learner files, one sub-folder per exercise."""
 
@@ -99,53 +129,126 @@ class Workspace:
 
     def claim(self) -> Claim:
         """Mark the workspace as open in a tutor until ``release``."""
-        return Claim(self.state / "tutor.lock")
+        return Claim(self.state / f"tutor{locks.SUFFIX}")
 
-    def ensure(self, catalog: Catalog) -> list[Exercise]:
-        """Create the workspace and copy every skeleton not yet there; never overwrite.
+    def state_folder(self, *names: str) -> Path:
+        """The state folder, or a folder under it: each level a real folder, 0700 when made.
 
-        Returns the exercises whose file was created now.
+        ``SymlinkRefused`` names a link at any level; nothing is written through one.
+        """
+        make_folder(self.root, link_allowed=True)  # the learner may keep it on another disk
+        path = self.state
+        make_folder(path)
+        for name in names:
+            path = path / name
+            make_folder(path)
+        return path
+
+    def ensure(self, catalog: Catalog) -> Prepared:
+        """Create the workspace, make it private, and copy every skeleton not yet there.
+
+        Never overwrites. A skeleton that cannot be copied safely (a link out of its exercise
+        folder) refuses that exercise alone, with its ``PackProblem``.
         """
         try:
-            self.state.mkdir(parents=True, exist_ok=True)
+            self.state_folder()
+        except SymlinkRefused as error:
+            raise WorkspaceError(str(error)) from None
         except OSError as error:
             raise WorkspaceError(
                 f"cannot create the workspace {self.root} ({error.strerror}); "
                 f"choose another with --workspace DIR or ${ENV_VAR}"
             ) from None
-        created = []
+        prepared = Prepared(notice=self.make_private(catalog))
         for exercise in catalog.exercises:
             target = self.problem(exercise)
             if target.exists():
                 continue
             try:
-                target.parent.mkdir(parents=True, exist_ok=True)
-                copy_new(exercise.skeleton, target)
+                data = read_inside(exercise.skeleton, exercise.path)
+            except OSError as error:
+                if isinstance(error, OutsideFolder):
+                    reason = error.reason
+                else:
+                    reason = f"cannot be read ({error.strerror})"
+                prepared.refused.append(PackProblem(exercise.skeleton, reason))
+                continue
+            try:
+                make_folder(target.parent, link_allowed=True)
+                write_new(target, data)
             except FileExistsError:
                 continue
             except OSError as error:
                 raise WorkspaceError(
                     f"cannot write {target} ({error.strerror}); check the workspace's permissions"
                 ) from None
-            created.append(exercise)
-        return created
+            prepared.created.append(exercise)
+        return prepared
+
+    def make_private(self, catalog: Catalog) -> str:
+        """Take group's and others' rights off what the tutor keeps here; a notice if any.
+
+        The root, the state folder and all under it, each exercise folder and its
+        ``problem.py``: only what the learner owns, never through a link. A lock file others
+        could open is removed instead (a new one is made when needed): a process that opened
+        it before could otherwise hold the lock for as long as it likes.
+        """
+        changed = 0
+        # The root alone may be the learner's own link to another disk: its folder is theirs.
+        paths = [self.root.resolve(), self.state]
+        for exercise in catalog.exercises:
+            paths += [self.root / exercise.key, self.problem(exercise)]
+        for path in paths:
+            changed += tighten(path)
+        if self.state.is_dir() and not self.state.is_symlink():
+            for folder, names in walk_own(self.state):
+                for name in names:
+                    path = folder / name
+                    if name.endswith(locks.SUFFIX) and open_to_others(path):
+                        with contextlib.suppress(OSError):
+                            path.unlink()
+                            changed += 1
+                    else:
+                        changed += tighten(path)
+        if not changed:
+            return ""
+        return (
+            f"your workspace {self.root} could be read by other users; "
+            "it is now yours alone (folders 0700, files 0600)"
+        )
 
     def reset(self, exercise: Exercise) -> Path | None:
         """Restore the skeleton, keeping the learner's file as a timestamped backup.
 
         Returns the backup's path (None when there was no file to keep).
         """
+        skeleton = read_inside(exercise.skeleton, exercise.path)  # before anything changes
         target = self.problem(exercise)
         backup = self.backup(exercise) if target.is_file() else None
-        target.parent.mkdir(parents=True, exist_ok=True)
-        replace_atomically(target, exercise.skeleton.read_bytes())
+        make_folder(target.parent, link_allowed=True)
+        replace_atomically(target, skeleton)
         return backup
 
     def backup(self, exercise: Exercise) -> Path:
-        """Copy the learner's current file into the backups folder."""
+        """Copy the learner's current file into the backups folder (0600, never via a link)."""
         stamp = datetime.now().strftime("%Y%m%d-%H%M%S-%f")
-        folder = self.backups / exercise.key
-        folder.mkdir(parents=True, exist_ok=True)
+        folder = self.state_folder(self.backups.name, exercise.key)
         backup = folder / f"problem-{stamp}.py"
-        shutil.copy2(self.problem(exercise), backup)
+        write_new(backup, read_plain_file(self.problem(exercise)))
         return backup
+
+
+def walk_own(top: Path) -> list[tuple[Path, list[str]]]:
+    """Every folder under ``top`` (``top`` included) with its entries' names, top first,
+    entering no link."""
+    found: list[tuple[Path, list[str]]] = []
+    pending = [top]
+    while pending:
+        folder = pending.pop(0)
+        try:
+            entries = list(os.scandir(folder))
+        except OSError:
+            continue
+        found.append((folder, [entry.name for entry in entries]))
+        pending += [Path(e.path) for e in entries if e.is_dir(follow_symlinks=False)]
+    return found

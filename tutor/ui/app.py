@@ -97,13 +97,16 @@ class TutorApp(App[int]):
         self.theme = self.theme_name or self.fitting_theme()
         self.claim = self.course.workspace.claim()
         if self.claim.other is not None:
-            who = f" (process {self.claim.other})" if self.claim.other else ""
             self.notify(
-                f"Another attn-tutor{who} is open on this workspace. Both test your saves and "
-                "both keep your progress safely; each shows only its own runs.",
+                f"Another attn-tutor, or another program, holds this workspace "
+                f"({self.claim.other}). Both test your saves and both keep your progress "
+                "safely; each shows only its own runs.",
                 severity="warning",
                 timeout=15,
+                markup=False,  # the holder's command line is another user's text
             )
+        if self.claim.problem:
+            self.notify(self.claim.problem, severity="error", timeout=15, markup=False)
         # Paths and TOML ([[hints]]) are shown as written, never read as markup.
         for message in self.course.messages:
             self.notify(message, timeout=8, markup=False)
