@@ -15,6 +15,8 @@ from pathlib import Path
 
 from textual import on
 from textual.app import App, SystemCommand
+from textual.driver import Driver
+from textual.drivers.linux_driver import LinuxDriver
 from textual.screen import Screen
 from textual.widgets import OptionList
 
@@ -25,6 +27,7 @@ from tutor.runner import Runner
 from tutor.session import Notification, RunJudged, Session, Update
 from tutor.ui.actions import ACTIONS, bindings
 from tutor.ui.screen import MainScreen, Pane
+from tutor.ui.terminal import TerminalDriver, TerminalGone
 from tutor.ui.themes import ANSI, DARK, NO_COLOR, THEMES
 from tutor.ui.widgets.attention import AttentionPane
 from tutor.ui.widgets.dialogs import Confirm, SolutionView, TextView
@@ -72,6 +75,11 @@ class TutorApp(App[int]):
         screen = self.screen_stack[0]
         assert isinstance(screen, MainScreen)
         return screen
+
+    def get_driver_class(self) -> type[Driver]:
+        """Textual's terminal driver, made to notice a terminal that goes without a signal."""
+        driver = super().get_driver_class()
+        return TerminalDriver if driver is LinuxDriver else driver
 
     def get_default_screen(self) -> Screen[int]:
         return MainScreen(self.session)
@@ -134,12 +142,17 @@ class TutorApp(App[int]):
         await self.shut_down()
         self.exit(0)
 
+    def on_terminal_gone(self, _: TerminalGone) -> None:
+        self.hang_up()
+
     def hang_up(self) -> None:
-        """SIGHUP, SIGTERM or SIGINT: the terminal (or the SSH link) is gone, or someone
-        asked the tutor to stop. Save, stop, leave."""
+        """SIGHUP, SIGTERM or SIGINT, or a terminal that went without a signal: the terminal
+        (or the SSH link) is gone, or someone asked the tutor to stop. Save, stop, leave."""
         self.session.hang_up()
         self.exit(0)
-        # Restoring a terminal that no longer exists can block; nothing is left to lose by now.
+        # Restoring a terminal that no longer exists can block, and tearing down the
+        # interpreter can take most of a second on a busy machine; nothing is left to lose by
+        # now. Not a daemon: the interpreter waits for it, so it also cuts that teardown short.
         threading.Timer(HANG_UP_GRACE, os._exit, args=(0,)).start()
 
     async def shut_down(self) -> None:
