@@ -59,9 +59,11 @@ def test_a_signal_saves_progress_and_ends_everything(
     tmux("send-keys", "-t", f"{SESSION}:0", "n")  # the place to come back to
     wait_for(lambda s: "attn-tutor — 02 Attention basics" in s, 10, "exercise 02")
     app, _, family = processes(pane)
+    stored = workspace / ".attn-tutor" / "progress.json"
+    stored.unlink()  # the app saved on the move; only the save at the signal can bring it back
     app.send_signal(number)
     assert all_gone(family, 2.0) == []
-    progress = json.loads((workspace / ".attn-tutor" / "progress.json").read_text())
+    progress = json.loads(stored.read_text())
     assert progress["current"] == "02-attention-basics"
     attempts = progress["exercises"]["01-dot-products-and-softmax"]["attempts"]
     assert attempts >= 1
