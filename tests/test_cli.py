@@ -242,5 +242,5 @@ def test_list_counts_solved_once_and_shows_the_latest_run(tmp_path: Path) -> Non
         "passing",
     )
     text = attn("list", "--workspace", str(workspace)).stdout
-    assert "★ 2 of 14 solved" in text
+    assert "★ 2 of 15 solved" in text
     assert text.count("★") == 3, "two rows and the count"
