@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import json
+import math
 import subprocess
 import sys
 import types
@@ -16,8 +17,9 @@ import pytest
 import torch
 from torch import nn
 
-from tutor.core.catalog import builtin_pack
-from tutor.core.protocol import ROLE_SHARE
+from tests.conftest import LiveRunner
+from tutor.core.catalog import Exercise, builtin_pack, read_exercise
+from tutor.core.protocol import ROLE_SHARE, Outcome
 from tutor.kit import tinylm
 from tutor.kit.heads import induction_scores, previous_token_scores, repeated_sequence
 
@@ -63,7 +65,7 @@ def test_the_reference_heldout_loss_is_what_the_script_reported() -> None:
     assert heldout.startswith(excerpt)
     assert tinylm.heldout_loss(model, excerpt) == pytest.approx(report()["excerpt_loss"], abs=1e-4)
     # Far better than guessing among the characters, which costs log(vocabulary) nats.
-    assert report()["heldout_loss"] < 0.5 * torch.log(torch.tensor(72.0)).item()
+    assert report()["heldout_loss"] < 0.5 * math.log(model.config.vocab_size)
 
 
 def test_the_reference_writes_the_reported_text_with_room_for_rounding() -> None:
@@ -190,9 +192,9 @@ def test_training_is_deterministic(tmp_path: Path) -> None:
     outputs = []
     for run in ("a", "b"):
         folder = tmp_path / run
+        script = str(ROOT / "tools" / "train_tiny_lm.py")
         subprocess.run(
-            [sys.executable, str(ROOT / "tools" / "train_tiny_lm.py"), "--steps", "3"]
-            + ["--batch", "4", "--out", str(folder)],
+            [sys.executable, script, "--steps", "3", "--batch", "4", "--out", str(folder)],
             check=True,
             capture_output=True,
             timeout=300,
@@ -201,3 +203,38 @@ def test_training_is_deterministic(tmp_path: Path) -> None:
         saved.pop("train_seconds")
         outputs.append(((folder / tinylm.WEIGHTS_FILE).read_bytes(), saved))
     assert outputs[0] == outputs[1]
+
+
+# The exercise in the real worker -----------------------------------------------------------
+
+MODEL_TESTS = {
+    "test_heldout_loss_matches_the_reference",
+    "test_greedy_text_matches_the_reference",
+    "test_the_heads_keep_their_jobs",
+}
+
+
+@pytest.mark.slow
+def test_the_solution_runs_the_trained_model_in_the_worker(live_runner: LiveRunner) -> None:
+    exercise = read_exercise(EXERCISE)
+    assert isinstance(exercise, Exercise)
+    report = live_runner.run(EXERCISE, EXERCISE / "solution.py", exercise.mutant_specs)
+    assert report.passed, report.headline()
+    assert {o.name for o in report.outcomes if o.outcome is Outcome.PASSED} >= MODEL_TESTS
+    probe = report.probe
+    assert probe is not None
+    assert probe.head_scores == probe.reference_head_scores
+    assert {s.role for s in probe.head_scores if s.named} == {"prev-token", "induction"}
+    assert any(note.startswith("held-out loss: yours ") for note in probe.notes)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", sorted(p.name for p in (EXERCISE / "mutants").glob("*.py")))
+def test_every_mutant_breaks_the_trained_model(live_runner: LiveRunner, name: str) -> None:
+    """Each mistake fails the model's own tests, not only the tests on random weights."""
+    exercise = read_exercise(EXERCISE)
+    assert isinstance(exercise, Exercise)
+    report = live_runner.run(EXERCISE, EXERCISE / "mutants" / name, exercise.mutant_specs)
+    assert not report.passed
+    failed = {o.name for o in report.outcomes if o.outcome is Outcome.FAILED}
+    assert failed >= MODEL_TESTS, failed

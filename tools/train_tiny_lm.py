@@ -1,6 +1,6 @@
 """Train the small language model of exercise 15 and write its weights and report.
 
-    uv run python tools/train_tiny_lm.py            # about 5 minutes on two cores
+    uv run python tools/train_tiny_lm.py            # about 5 minutes on one CPU core
 
 The model (``tutor.kit.tinylm``) reads characters of *Alice's Adventures in Wonderland*
 (``tools/text/``) and learns to predict the next one. Its attention is the exercise's own

@@ -77,8 +77,8 @@ def notes(problem):  # type: ignore[no-untyped-def]
     written, _ = tinylm.generate(lm, prompt, len(str(expected["generation"])))
     return [
         f"held-out loss: yours {loss:.3f}, reference {expected['excerpt_loss']:.3f} "
-        "(nats per character; lower is better, and far lower than the reference's is a leak)",
-        f"greedy text after {shown(prompt)}:",
+        "(nats per character)",
+        f'the model writes after "{shown(prompt)}":',
         f"  yours      {shown(written)}",
         f"  reference  {shown(str(expected['generation']))}",
     ]
