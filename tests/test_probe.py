@@ -196,3 +196,32 @@ def test_a_relative_pack_path_still_draws_the_reference_and_names_the_mistake(
     assert report.probe is not None, report.headline()
     assert report.probe.reference is not None, report.probe.problem
     assert "softmax over the query axis" in report.probe.diagnosis
+
+
+def test_a_probes_scores_and_notes_never_cost_the_picture(tmp_path: Path) -> None:
+    """A NaN score is left out, and notes that raise become one line saying why."""
+    import types
+
+    from tutor.worker.probe import run_probe
+
+    probe = tmp_path / "probe.py"
+    probe.write_text(
+        "import torch\n"
+        "TOKENS = ['a', 'b']\n"
+        "HEADS = ['L1 H1', 'L1 H2']\n"
+        "ROLES = {'job': 'what it does'}\n"
+        "def weights(problem):\n"
+        "    return torch.tensor([[[1.0, 0.0], [0.5, 0.5]]] * 2)\n"
+        "def scores(problem):\n"
+        "    return {'job': [0.75, float('nan')]}\n"
+        "def notes(problem):\n"
+        "    raise ValueError('the model is missing')\n"
+    )
+    result = run_probe(probe, types.ModuleType("learner"), None)
+    assert result.learner is not None
+    assert result.head_names == ["L1 H1", "L1 H2"]
+    assert [(s.head, s.role, s.score) for s in result.head_scores] == [(0, "job", 0.75)]
+    assert result.role_meanings == {"job": "what it does"}
+    assert len(result.notes) == 1
+    assert result.notes[0].startswith("no notes: ")
+    assert "the model is missing" in result.notes[0]

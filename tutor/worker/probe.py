@@ -157,8 +157,8 @@ def _meanings(roles: object) -> dict[str, str]:
 def head_scores(probe: types.ModuleType, module: types.ModuleType) -> list[HeadScore]:
     """The probe's scores of each head of ``module``, per job; none when it has none to give.
 
-    Learner code runs here: anything it raises, or a score that is not a number from 0 to 1,
-    costs only the scores.
+    Learner code runs here: anything it raises costs only the scores, and a score that is
+    not a finite number (a NaN from broken weights) is left out.
     """
     measure = getattr(probe, "scores", None)
     if not callable(measure):
