@@ -179,6 +179,54 @@ def test_show_all_heads_prints_the_overview(tmp_path: Path) -> None:
     assert "scores = Q_h K_h^T" in result.stdout  # the trace names the lesson's steps
 
 
+TRAINED = BASICS.parent / "15-attention-in-a-trained-model"
+
+
+def best_head(role: str) -> tuple[str, float]:
+    """The reference's head that does ``role`` most, by its picture name, with its score."""
+    scores = json.loads((TRAINED / "tiny_lm.json").read_text())["scores"][role]
+    head = max(range(len(scores)), key=lambda k: scores[k])
+    return f"L{head // 4 + 1} H{head % 4 + 1}", scores[head]
+
+
+@pytest.mark.slow
+def test_show_all_heads_of_the_trained_model_names_the_heads_at_work(tmp_path: Path) -> None:
+    ws = tmp_path / "ws"
+    attn("list", "--workspace", str(ws))
+    shutil.copy(TRAINED / "solution.py", ws / TRAINED.name / "problem.py")
+    result = attn("show", "trained-model", "--head", "all", "--ascii", "--workspace", str(ws))
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert "yours, all 8 heads" in out
+    for role in ("prev-token", "induction"):
+        name, score = best_head(role)
+        assert score >= 0.5, role
+        assert f"{name} {role} {score:.2f}" in out  # the head's title: name, job, score
+        assert re.search(rf"^{name} {role} +{score:.2f} +{score:.2f}$", out, re.M), out
+    generated = json.loads((TRAINED / "tiny_lm.json").read_text())["generation"]
+    assert f"  yours      {generated}" in out
+    assert not re.search(r"L\d H\d !", out), "no head of the solution differs"
+
+
+@pytest.mark.slow
+def test_show_of_the_trained_model_shows_what_a_leak_does(tmp_path: Path) -> None:
+    ws = tmp_path / "ws"
+    attn("list", "--workspace", str(ws))
+    shutil.copy(TRAINED / "mutants" / "no_causal_mask.py", ws / TRAINED.name / "problem.py")
+    result = attn("show", "15", "--head", "all", "--ascii", "--workspace", str(ws))
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert "known mistake: no causal mask" in " ".join(out.split())
+    name, score = best_head("prev-token")
+    row = re.search(rf"^{name} prev-token +(\d\.\d\d) ! +{score:.2f}$", out, re.M)
+    assert row is not None, out
+    assert float(row.group(1)) < 0.5  # the previous-token head lost its job
+    assert f"{name} !x" in out  # its title: differs from the reference, and leaks
+    loss = re.search(r"held-out loss: yours (\d\.\d+), reference (\d\.\d+)", out)
+    assert loss is not None
+    assert float(loss.group(1)) > float(loss.group(2)) + 1  # confused, not helped
+
+
 def test_show_head_must_be_a_number_or_all(tmp_path: Path) -> None:
     result = attn("show", "6", "--head", "some", "--workspace", str(tmp_path / "ws"))
     assert result.returncode == 2
@@ -242,5 +290,5 @@ def test_list_counts_solved_once_and_shows_the_latest_run(tmp_path: Path) -> Non
         "passing",
     )
     text = attn("list", "--workspace", str(workspace)).stdout
-    assert "★ 2 of 14 solved" in text
+    assert "★ 2 of 15 solved" in text
     assert text.count("★") == 3, "two rows and the count"

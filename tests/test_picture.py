@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from rich.cells import cell_len
 
 from tests.test_heatmap import colours
 from tutor.core.heatmap import Style
 from tutor.core.picture import picture, trace
-from tutor.core.protocol import ProbeResult
+from tutor.core.protocol import HeadScore, ProbeResult
 
 PLAIN = Style(unicode=False, color=False)
 
@@ -171,3 +173,81 @@ def test_the_overview_highlights_the_current_head_only_when_asked() -> None:
     assert asked.plain == unasked.plain
     assert asked.spans != unasked.spans
     assert colours(picture(probe, width=57, style=Style(color=False), all_heads=True)) == []
+
+
+# Named heads and the jobs they do -----------------------------------------------------------
+
+
+def heads_at_work(learner_scores: tuple[float, float] = (0.9, 0.7)) -> ProbeResult:
+    """Three named heads: head 1 a previous-token head, head 3 an induction head, in the
+    reference; the learner's scores given."""
+    probe = three_heads()
+    scores = [HeadScore(head=0, role="prev-token", score=learner_scores[0])]
+    scores += [HeadScore(head=2, role="induction", score=learner_scores[1])]
+    scores += [HeadScore(head=1, role="prev-token", score=0.1)]
+    return replace(
+        probe,
+        diagnosis="",
+        head_names=["L1 H1", "L1 H2", "L2 H1"],
+        head_scores=scores,
+        reference_head_scores=[
+            HeadScore(head=0, role="prev-token", score=0.9),
+            HeadScore(head=1, role="prev-token", score=0.1),
+            HeadScore(head=2, role="induction", score=0.7),
+        ],
+        role_meanings={"prev-token": "weight on the token before", "induction": "the copy job"},
+        notes=["held-out loss: yours 1.62, reference 1.62"],
+    )
+
+
+def test_all_heads_titles_each_head_by_name_with_its_job_and_score() -> None:
+    text = picture(heads_at_work(), width=80, style=PLAIN, all_heads=True).plain
+    assert lines(text)[:10] == [
+        "held-out loss: yours 1.62, reference 1.62",
+        "",
+        "heads at work     yours  reference",
+        "L1 H1 prev-token   0.90       0.90",
+        "L2 H1 induction    0.70       0.70",
+        "prev-token: weight on the token before",
+        "induction: the copy job",
+        "",
+        "yours, all 3 heads",
+        "L1 H1 prev-token 0.90   L1 H2 !x                L2 H1 induction 0.70",
+    ]
+    assert "reference, all 3 heads" in text
+
+
+def test_a_head_that_lost_its_job_is_listed_with_its_score_and_marked() -> None:
+    text = picture(heads_at_work((0.9, 0.2)), width=80, style=PLAIN, all_heads=True).plain
+    assert "L2 H1 induction    0.20 !     0.70" in lines(text)
+    assert "yours, all 3 heads" in text
+    titles = next(line for line in lines(text) if line.startswith("L1 H1 prev-token 0.90"))
+    assert "induction" not in titles  # below one half: no longer shown as its job
+
+
+def test_one_head_carries_its_name_and_job_in_the_title() -> None:
+    text = picture(heads_at_work(), width=80, style=PLAIN, head=2).plain
+    assert "yours (L2 H1, head 3 of 3): induction 0.70" in text
+    assert "reference (L2 H1, head 3 of 3): induction 0.70" in text
+
+
+def test_the_reference_alone_shows_its_own_jobs() -> None:
+    text = picture(heads_at_work((0.1, 0.1)), width=80, style=PLAIN, reference_only=True)
+    shown = lines(text.plain)
+    assert "heads at work     reference" in shown
+    assert "L2 H1 induction        0.70" in shown
+    assert "held-out loss" not in text.plain  # the notes are about the learner's module
+
+
+def test_jobs_and_notes_fit_any_width() -> None:
+    probe = replace(heads_at_work(), notes=["a long note " * 12])
+    for width in (20, 40, 57, 80):
+        for all_heads in (False, True):
+            text = picture(probe, width=width, style=PLAIN, all_heads=all_heads).plain
+            assert all(cell_len(line) <= width for line in text.split("\n")), width
+
+
+def test_without_names_or_jobs_the_picture_is_as_before() -> None:
+    text = picture(three_heads(), width=57, style=PLAIN, all_heads=True).plain
+    assert "heads at work" not in text
+    assert lines(text)[1] == "yours, all 3 heads"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -20,9 +22,10 @@ PROBED = sorted(e.key for e in load(PACK).exercises if (e.path / "probe.py").is_
 
 def declared(key: str, name: str, default: object) -> object:
     """A name the exercise's probe.py defines, read without running the worker."""
-    namespace: dict[str, object] = {}
-    source = (PACK / key / "probe.py").read_text()
-    exec(compile(source, "probe.py", "exec"), namespace)
+    path = PACK / key / "probe.py"
+    namespace: dict[str, object] = {"__file__": str(path)}  # a probe may find files beside it
+    source = path.read_text()
+    exec(compile(source, str(path), "exec"), namespace)
     return namespace.get(name, default)
 
 
@@ -172,3 +175,53 @@ def test_a_solution_trace_matches_the_reference(live_runner: LiveRunner) -> None
     assert probe.learner_trace == probe.reference_trace
     assert probe.learner_trace[:4] == ["linear (1, 6, 8)"] * 3 + ["matmul (1, 6, 6)"]
     assert "first difference" not in picture(probe, width=100).plain
+
+
+def test_a_relative_pack_path_still_draws_the_reference_and_names_the_mistake(
+    live_runner: LiveRunner,
+) -> None:
+    """The run changes folder before the probe reads the solution and the mutants: paths
+    given relative to where the tutor started (``--exercises exercises``) must still reach them."""
+    key = "06-multi-head-attention"
+    exercise = read_exercise(PACK / key)
+    assert isinstance(exercise, Exercise)
+    here = Path.cwd()
+    relative = Path(os.path.relpath(PACK / key, here))
+    assert not relative.is_absolute()
+    mutants = [
+        replace(spec, path=os.path.relpath(spec.path, here)) for spec in exercise.mutant_specs
+    ]
+    mutant = relative / "mutants" / "softmax_over_queries.py"
+    report = live_runner.run(relative, mutant, mutants)
+    assert report.probe is not None, report.headline()
+    assert report.probe.reference is not None, report.probe.problem
+    assert "softmax over the query axis" in report.probe.diagnosis
+
+
+def test_a_probes_scores_and_notes_never_cost_the_picture(tmp_path: Path) -> None:
+    """A NaN score is left out, and notes that raise become one line saying why."""
+    import types
+
+    from tutor.worker.probe import run_probe
+
+    probe = tmp_path / "probe.py"
+    probe.write_text(
+        "import torch\n"
+        "TOKENS = ['a', 'b']\n"
+        "HEADS = ['L1 H1', 'L1 H2']\n"
+        "ROLES = {'job': 'what it does'}\n"
+        "def weights(problem):\n"
+        "    return torch.tensor([[[1.0, 0.0], [0.5, 0.5]]] * 2)\n"
+        "def scores(problem):\n"
+        "    return {'job': [0.75, float('nan')]}\n"
+        "def notes(problem):\n"
+        "    raise ValueError('the model is missing')\n"
+    )
+    result = run_probe(probe, types.ModuleType("learner"), None)
+    assert result.learner is not None
+    assert result.head_names == ["L1 H1", "L1 H2"]
+    assert [(s.head, s.role, s.score) for s in result.head_scores] == [(0, "job", 0.75)]
+    assert result.role_meanings == {"job": "what it does"}
+    assert len(result.notes) == 1
+    assert result.notes[0].startswith("no notes: ")
+    assert "the model is missing" in result.notes[0]

@@ -12,6 +12,7 @@ from tutor.core.protocol import (
     CancelRequest,
     CollectionError,
     Event,
+    HeadScore,
     MutantSpec,
     Notice,
     Outcome,
@@ -53,6 +54,11 @@ EVENTS: list[Event] = [
         learner_trace=["matmul (1, 2, 2)"],
         reference_trace=["matmul (1, 2, 2)", "softmax (1, 2, 2)"],
         step_names=["scores = Q K^T", "weights = softmax"],
+        head_names=["L1 H1"],
+        head_scores=[HeadScore(head=0, role="prev-token", score=0.5)],
+        reference_head_scores=[HeadScore(head=0, role="prev-token", score=0.75)],
+        role_meanings={"prev-token": "the weight on the token before"},
+        notes=["held-out loss 1.62"],
     ),
 ]
 

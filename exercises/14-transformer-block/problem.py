@@ -1,4 +1,4 @@
-"""Exercise 14: the transformer block (the capstone).
+"""Exercise 14: the transformer block.
 
 Put together everything so far: causal multi-head self-attention, LayerNorm, a small
 per-token MLP and residual connections, in the pre-LayerNorm arrangement:

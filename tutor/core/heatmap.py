@@ -137,10 +137,15 @@ def render(
         row_ends.append(0)  # the reference carries no row flags
     n_cols = max(len(m.cols) for m in shown)
 
+    titles = [
+        t for t, m in ((learner_title, learner), (reference_title, reference)) if m is not None
+    ]
+
     def block_widths(keys: int) -> list[int]:
+        # A title wider than its matrix would run into the matrix beside it.
         return [
-            _block_width(min(keys, len(m.cols)), len(m.cols), end, pen)
-            for m, end in zip(shown, row_ends, strict=True)
+            max(_block_width(min(keys, len(m.cols)), len(m.cols), end, pen), cell_len(title))
+            for m, end, title in zip(shown, row_ends, titles, strict=True)
         ]
 
     stacked = _most_keys(n_cols, lambda k: max(block_widths(k)) <= width)
@@ -185,6 +190,9 @@ def render_heads(
     learner_title: str = "yours",
     reference_title: str = "reference",
     problem: str = "",
+    names: Sequence[str] = (),
+    notes: Sequence[str] = (),
+    reference_notes: Sequence[str] = (),
 ) -> Text:
     """Every head of ``learner`` small, side by side in at most ``width`` columns.
 
@@ -193,6 +201,8 @@ def render_heads(
     from the reference's head of the same number by ``render``'s rule; the leak marker says
     it puts weight on a masked key. Without a learner the reference's heads are drawn, under
     ``problem``. ``selected`` (from 0) is the head the single-head view shows, highlighted.
+    ``names`` titles the heads in place of "head N"; ``notes`` (the learner's heads, or the
+    reference's when they are drawn alone) and ``reference_notes`` end each head's title.
     """
     if width < 1:
         return Text()
@@ -204,6 +214,7 @@ def render_heads(
         return _finish(_note(note, width, pen), width)
 
     lines: list[Text] = []
+    drawn_notes = notes
     if mine:
         drawn = mine
         checks: list[_Check | None] = [
@@ -215,6 +226,7 @@ def render_heads(
         note = problem.strip() or "nothing captured"
         lines += [*_note(f"{learner_title}: {note}", width, pen, pen.bold), Text()]
         drawn, checks = theirs, [None] * len(theirs)
+        drawn_notes = reference_notes
         heading = f"{reference_title}, all {len(theirs)} heads"
     lines.append(Text(pen.clean(heading), style=pen.bold))
 
@@ -227,12 +239,17 @@ def render_heads(
     label = 1 if n_cols + 3 <= width else 0
     keys = max(min(n_cols, width - label - 2), min(1, n_cols))
     rows = min(MAX_ROWS, n_rows)
-    titles = [_head_title(k, check, k == selected, pen) for k, check in enumerate(checks)]
-    plain = [_head_title(k, None, False, pen) for k in range(len(compared))]
+
+    def title(k: int, check: _Check | None, chosen: bool, ends: Sequence[str]) -> _Title:
+        name = names[k] if k < len(names) else ""
+        return _head_title(k, check, chosen, pen, name, ends[k] if k < len(ends) else "")
+
+    titles = [title(k, check, k == selected, drawn_notes) for k, check in enumerate(checks)]
+    plain = [title(k, None, False, reference_notes) for k in range(len(compared))]
     block = max(label + keys + 2, *(sum(cell_len(p) for p, _ in t) for t in titles + plain))
     per_line = max(1, (width + GAP) // (block + GAP))
 
-    def draw(heads: list[Matrix], named: list[list[tuple[str, RichStyle | None]]]) -> None:
+    def draw(heads: list[Matrix], named: list[_Title]) -> None:
         for first in range(0, len(heads), per_line):
             if first:
                 lines.append(Text())
@@ -277,25 +294,30 @@ def render_heads(
     return _finish(lines, width)
 
 
+_Title = list[tuple[str, RichStyle | None]]
+
+
 def _head_title(
-    index: int, check: _Check | None, selected: bool, pen: _Pen
-) -> list[tuple[str, RichStyle | None]]:
-    """The title "head 2", then a marker per kind of trouble the head has, as styled pieces."""
-    pieces: list[tuple[str, RichStyle | None]] = [
-        (f"head {index + 1}", pen.selected if selected else pen.bold)
-    ]
+    index: int, check: _Check | None, selected: bool, pen: _Pen, name: str = "", note: str = ""
+) -> _Title:
+    """The title "head 2" (or the head's ``name``), a marker per kind of trouble the head has,
+    then ``note``, as styled pieces."""
+    label = pen.clean(name).strip() or f"head {index + 1}"
+    pieces: _Title = [(label, pen.selected if selected else pen.bold)]
     if check is not None and (check.differs or check.leaks):
         pieces.append((" ", None))
         if check.differs:
             pieces.append((pen.glyphs.differs, pen.differs))
         if check.leaks:
             pieces.append((pen.glyphs.leak, pen.leak))
+    if note.strip():
+        pieces.append((" " + pen.clean(note).strip(), None))
     return pieces
 
 
 def _small_block(
     m: Matrix,
-    title: list[tuple[str, RichStyle | None]],
+    title: _Title,
     label: int,
     keys: int,
     rows: int,

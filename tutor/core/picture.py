@@ -6,7 +6,8 @@ from rich.cells import cell_len, set_cell_size
 from rich.text import Text
 
 from tutor.core.heatmap import Matrix, Style, printable, render, render_heads
-from tutor.core.protocol import ProbeResult
+from tutor.core.protocol import HeadScore, ProbeResult
+from tutor.core.words import wrap_block
 
 GUTTER = 2  # between the trace's columns
 
@@ -14,6 +15,21 @@ GUTTER = 2  # between the trace's columns
 def heads(probe: ProbeResult) -> int:
     """How many heads the picture can cycle through."""
     return max(len(probe.learner or []), len(probe.reference or []), 1)
+
+
+def head_name(probe: ProbeResult, head: int) -> str:
+    """The probe's name of head ``head`` (from 0), else "head N"."""
+    names = probe.head_names
+    name = names[head].strip() if head < len(names) else ""
+    return name or f"head {head + 1}"
+
+
+def head_roles(scores: list[HeadScore], count: int) -> list[str]:
+    """Per head, the jobs it does with their scores ("prev-token 0.95"), or ""."""
+    return [
+        ", ".join(f"{s.role} {s.score:.2f}" for s in scores if s.head == head and s.named)
+        for head in range(count)
+    ]
 
 
 def head_matrix(
@@ -71,20 +87,30 @@ def picture(
             selected=chosen,
             learner_title="reference" if reference_only else "yours",
             problem=problem,
+            names=[head_name(probe, k) for k in range(count)] if probe.head_names else [],
+            notes=[] if reference_only else head_roles(probe.head_scores, count),
+            reference_notes=head_roles(probe.reference_head_scores, count),
         )
     else:
-        head = head or 0
-        suffix = f" (head {head % count + 1} of {count})" if count > 1 else ""
+        head = (head or 0) % count
+        suffix = ""
+        if count > 1:
+            named = f"{head_name(probe, head)}, " if probe.head_names else ""
+            suffix = f" ({named}head {head + 1} of {count})"
+        mine_roles = head_roles(probe.head_scores, count)[head]
+        their_roles = head_roles(probe.reference_head_scores, count)[head]
         learner = None if reference_only else head_matrix(probe, probe.learner, head)
         text = render(
             learner,
             head_matrix(probe, probe.reference, head),
             width=width,
             style=style,
-            learner_title=f"yours{suffix}",
-            reference_title=f"reference{suffix}",
+            learner_title=f"yours{suffix}" + (f": {mine_roles}" if mine_roles else ""),
+            reference_title=f"reference{suffix}" + (f": {their_roles}" if their_roles else ""),
             problem=problem,
         )
+    # What the model does with these heads comes before the matrices, which are long.
+    text = about(probe, width=width, style=style, reference_only=reference_only) + text
     if probe.diagnosis and not reference_only:
         # The diagnosis leads: in a small pane it must not hide below the matrices.
         lead = Text(probe.diagnosis + "\n", style="bold yellow" if style.color else "bold")
@@ -93,6 +119,60 @@ def picture(
         text.append("\n\n")
         text.append_text(trace(probe, width=width, style=style))
     return text
+
+
+def about(probe: ProbeResult, *, width: int, style: Style, reference_only: bool) -> Text:
+    """The probe's notes on the learner's module, then the heads that do a job, each with its
+    score in yours and in the reference, and what each job's score measures; a blank line
+    after. Empty when the probe gives none of these."""
+    lines = [] if reference_only else [printable(n, style) for n in probe.notes if n.strip()]
+    lines = [wrapped for line in lines for wrapped in wrap_block(line, width, indent=0)]
+    jobs = job_table(probe, style=style, reference_only=reference_only)
+    if jobs and lines:
+        lines.append("")
+    lines += jobs
+    used = {s.role for s in [*probe.head_scores, *probe.reference_head_scores] if s.named}
+    for role, meaning in probe.role_meanings.items():
+        if role in used and jobs:
+            lines += wrap_block(printable(f"{role}: {meaning}", style), width, indent=0)
+    if not lines:
+        return Text()
+    return Text("\n".join(_cut(line, width) for line in lines) + "\n\n")
+
+
+def job_table(probe: ProbeResult, *, style: Style, reference_only: bool) -> list[str]:
+    """One line per head and job that yours or the reference does, with both scores; a score
+    that differs from the reference's by more than the picture's tolerance is marked."""
+    mine = {(s.head, s.role): s.score for s in probe.head_scores}
+    theirs = {(s.head, s.role): s.score for s in probe.reference_head_scores}
+    named = [*probe.reference_head_scores, *([] if reference_only else probe.head_scores)]
+    pairs = sorted({(s.head, s.role) for s in named if s.named})
+    if not pairs:
+        return []
+    missing = "—" if style.unicode else "-"
+    rows = [
+        (
+            printable(f"{head_name(probe, head)} {role}", style),
+            mine.get((head, role)),
+            theirs.get((head, role)),
+        )
+        for head, role in pairs
+    ]
+    name_width = max(len("heads at work"), *(len(name) for name, _, _ in rows))
+
+    def score(value: float | None) -> str:
+        return missing if value is None else f"{value:.2f}"
+
+    if reference_only:
+        lines = [f"{'heads at work':<{name_width}}  reference"]
+        lines += [f"{name:<{name_width}}  {score(r):>9}" for name, _, r in rows]
+        return lines
+    lines = [f"{'heads at work':<{name_width}}  yours  reference"]
+    for name, y, r in rows:
+        differs = y is None or r is None or abs(y - r) > style.tolerance
+        mark = " !" if differs else "  "
+        lines.append(f"{name:<{name_width}}  {score(y):>5}{mark}{score(r):>9}".rstrip())
+    return lines
 
 
 def trace(probe: ProbeResult, *, width: int, style: Style) -> Text:

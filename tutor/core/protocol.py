@@ -143,6 +143,23 @@ class RunClosed(Event):
     kind: ClassVar[str] = "closed"
 
 
+ROLE_SHARE = 0.5  # a head does a job when more than half of its weight goes where it puts it
+
+
+@dataclass(frozen=True)
+class HeadScore:
+    """How much one head of the picture does one job: its mean weight where the job puts it."""
+
+    head: int  # the head's place in the picture, from 0
+    role: str  # the job's short name, e.g. "prev-token"
+    score: float  # from 0 to 1
+
+    @property
+    def named(self) -> bool:
+        """Whether the head is shown as doing the job: past ``ROLE_SHARE`` of its weight."""
+        return self.score >= ROLE_SHARE
+
+
 @dataclass(frozen=True)
 class ProbeResult(Event):
     """The attention weights of the learner's code and of the reference on the example.
@@ -162,6 +179,11 @@ class ProbeResult(Event):
     learner_trace: list[str] = field(default_factory=list)  # "matmul (1, 6, 6)", step by step
     reference_trace: list[str] = field(default_factory=list)
     step_names: list[str] = field(default_factory=list)  # the lesson's names of reference_trace
+    head_names: list[str] = field(default_factory=list)  # the probe's name of each head
+    head_scores: list[HeadScore] = field(default_factory=list)  # the learner's heads' jobs
+    reference_head_scores: list[HeadScore] = field(default_factory=list)
+    role_meanings: dict[str, str] = field(default_factory=dict)  # job -> how its score is made
+    notes: list[str] = field(default_factory=list)  # the probe's lines on the learner's module
 
 
 @dataclass(frozen=True)
@@ -250,6 +272,9 @@ def build(cls: type[T], payload: dict[str, Any]) -> T:
                 values[name] = enum(values[name])
         if "mutants" in values:
             values["mutants"] = tuple(MutantSpec(**m) for m in values["mutants"])
+        for name in ("head_scores", "reference_head_scores"):
+            if name in values:
+                values[name] = [HeadScore(**score) for score in values[name]]
         return cls(**values)
     except (TypeError, ValueError) as error:
         raise ValueError(f"a {cls.__name__} with bad fields: {error}") from None

@@ -275,6 +275,7 @@ def run_child(request: RunRequest, workdir: Path, event_fd: int) -> NoReturn:
     """
     mark_original()
     emit = Channel(event_fd, request.run_id)
+    request = anchored(request)
     try:
         confine(request, workdir)
         os.environ["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"
@@ -296,6 +297,19 @@ def run_child(request: RunRequest, workdir: Path, event_fd: int) -> NoReturn:
             sys.stdout.flush()
             sys.stderr.flush()
         os._exit(0)
+
+
+def anchored(request: RunRequest) -> RunRequest:
+    """``request`` with every path made absolute: the run changes into its own folder before
+    the probe reads the solution and the mutants, and a pack given as ``--exercises
+    exercises`` names them relative to where the tutor started."""
+    mutants = tuple(replace(m, path=str(Path(m.path).absolute())) for m in request.mutants)
+    return replace(
+        request,
+        exercise_dir=str(Path(request.exercise_dir).absolute()),
+        problem=str(Path(request.problem).absolute()),
+        mutants=mutants,
+    )
 
 
 def picture(

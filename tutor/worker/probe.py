@@ -15,6 +15,17 @@ An exercise opts in with a ``probe.py`` beside its tests:
 reference (its projections, products, masks and softmaxes), as the lesson calls them; without
 it the trace shows the operations' own names.
 
+A probe of a model with many heads may also name them and say what they do:
+
+    HEADS = ["L1 H1", ...]                                # a name for each head of the picture
+    ROLES = {"prev-token": "how its score is made", ...}  # the jobs a head can be seen doing
+
+    def scores(problem):       # per job, one score from 0 to 1 for each head of the picture
+        return {"prev-token": [...], ...}
+
+    def notes(problem):        # lines about the learner's module, shown with the picture
+        return ["held-out loss ...", ...]
+
 A probe imports its helpers from ``tutor.kit``: ``captured_softmax`` when the exercise's
 interface returns only the output (it records the last softmax the learner's code computes),
 and ``fixed_parameters`` to give a module the same weights in the learner's run and the
@@ -24,6 +35,7 @@ reference's.
 from __future__ import annotations
 
 import importlib.util
+import math
 import types
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -31,7 +43,7 @@ from typing import Any
 
 import torch
 
-from tutor.core.protocol import MutantSpec, ProbeResult
+from tutor.core.protocol import HeadScore, MutantSpec, ProbeResult
 from tutor.kit.capture import SOFTMAXES, CallObserver
 from tutor.worker.plugin import short_message
 
@@ -135,6 +147,49 @@ def _names(steps: object) -> list[str]:
     return [str(name) for name in steps]
 
 
+def _meanings(roles: object) -> dict[str, str]:
+    """A probe's ROLES as text; anything but a dict counts as none."""
+    if not isinstance(roles, dict):
+        return {}
+    return {str(role): str(meaning) for role, meaning in roles.items()}
+
+
+def head_scores(probe: types.ModuleType, module: types.ModuleType) -> list[HeadScore]:
+    """The probe's scores of each head of ``module``, per job; none when it has none to give.
+
+    Learner code runs here: anything it raises costs only the scores, and a score that is
+    not a finite number (a NaN from broken weights) is left out.
+    """
+    measure = getattr(probe, "scores", None)
+    if not callable(measure):
+        return []
+    try:
+        torch.manual_seed(0)
+        with torch.no_grad():
+            found = measure(module)
+        scores = [
+            HeadScore(head=head, role=str(role), score=float(score))
+            for role, values in dict(found).items()
+            for head, score in enumerate(values)
+        ]
+    except BaseException:  # noqa: BLE001 - learner code may raise anything, even SystemExit
+        return []
+    return [s for s in scores if math.isfinite(s.score)]
+
+
+def probe_notes(probe: types.ModuleType, module: types.ModuleType) -> list[str]:
+    """The probe's lines about ``module``; a line that says what went wrong if it fails."""
+    write = getattr(probe, "notes", None)
+    if not callable(write):
+        return []
+    try:
+        torch.manual_seed(0)
+        with torch.no_grad():
+            return [str(line) for line in write(module)]
+    except BaseException as error:  # noqa: BLE001 - learner code may raise anything
+        return [f"no notes: {short_message(error)}"]
+
+
 def run_probe(
     probe_path: Path,
     learner: types.ModuleType | None,
@@ -158,12 +213,17 @@ def run_probe(
             mine = traced(probe, learner, learner_trace)
         except BaseException as error:  # noqa: BLE001 - learner code may even sys.exit()
             problem = f"nothing captured: {short_message(error)}"
-    reference = None
+    reference, reference_scores = None, []
     if solution is not None:
         try:
-            reference = traced(probe, load(solution, "attn_reference"), reference_trace)
+            reference_module = load(solution, "attn_reference")
+            reference = traced(probe, reference_module, reference_trace)
+            reference_scores = head_scores(probe, reference_module)
         except BaseException as error:  # noqa: BLE001 - a broken reference is reported
             problem = problem or f"the reference failed: {short_message(error)}"
+    mine_scores, notes = [], []
+    if learner is not None and mine is not None:
+        mine_scores, notes = head_scores(probe, learner), probe_notes(probe, learner)
     diagnosis, hint = "", ""
     if mine is not None and reference is not None and not close(mine, reference):
         diagnosis, hint = diagnose(probe, mine, mutants)
@@ -174,6 +234,11 @@ def run_probe(
         learner_trace=learner_trace.steps,
         reference_trace=reference_trace.steps,
         step_names=step_names,
+        head_names=_names(getattr(probe, "HEADS", None)),
+        head_scores=mine_scores,
+        reference_head_scores=reference_scores,
+        role_meanings=_meanings(getattr(probe, "ROLES", None)),
+        notes=notes,
         queries=queries,
         keys=keys,
         learner=mine,
