@@ -30,11 +30,18 @@ def copy_new(source: Path, target: Path) -> None:
         handle.write(data)
 
 
-def replace_atomically(target: Path, data: bytes) -> None:
-    """Write ``data`` to ``target`` so that readers see the old or the new file, never half."""
+def replace_atomically(target: Path, data: bytes, mode: int | None = None) -> None:
+    """Write ``data`` to ``target`` so that readers see the old or the new file, never half.
+
+    ``mode`` sets the new file's permissions exactly (``0o600``: the owner's alone).
+    """
     temporary = target.with_name(f".{target.name}.{os.getpid()}.tmp")
     try:
-        with temporary.open("wb") as handle:
+        first = 0o600 if mode is not None else 0o666  # never readable by others on the way
+        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, first)
+        with os.fdopen(fd, "wb") as handle:
+            if mode is not None:
+                os.fchmod(fd, mode)  # whatever the umask
             handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
