@@ -70,7 +70,7 @@ def ignored(name: str) -> bool:
     return name.startswith(".") or name == "__pycache__" or name.endswith(".pyc")
 
 
-def digest(path: Path) -> str:
+def digest(path: Path | str) -> str:
     """The file's sha256; for something that cannot be read as a file, what it is instead."""
     try:
         fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)  # a pipe must not block the worker
@@ -82,7 +82,7 @@ def digest(path: Path) -> str:
         return hashlib.file_digest(handle, "sha256").hexdigest()
 
 
-def stat_key(path: Path) -> StatKey | None:
+def stat_key(path: Path | str) -> StatKey | None:
     """What changes whenever a file's content does (the change time cannot be set back)."""
     try:
         info = os.stat(path)
@@ -94,17 +94,17 @@ def stat_key(path: Path) -> StatKey | None:
 def walk(root: Path, folder: str) -> list[str]:
     """Every file under ``root/folder``, as ``folder/...``, following each linked folder once."""
     found: list[str] = []
-    seen: set[str] = set()
+    seen: set[tuple[int, int]] = set()
 
     def visit(path: str, name: str) -> None:
-        real = os.path.realpath(path)
-        if real in seen:
-            return
-        seen.add(real)
         try:
+            info = os.stat(path)
             entries = list(os.scandir(path))
         except OSError:
             return
+        if (info.st_dev, info.st_ino) in seen:
+            return  # a link back to a folder already listed
+        seen.add((info.st_dev, info.st_ino))
         for entry in entries:
             if ignored(entry.name):
                 continue
@@ -118,7 +118,7 @@ def walk(root: Path, folder: str) -> list[str]:
             else:
                 found.append(inner)
 
-    visit(str(root / folder), folder)
+    visit(os.path.join(root, folder), folder)
     return found
 
 
@@ -193,12 +193,13 @@ class Seal:
             for name in self.expected
             if name.startswith(start) and name not in present
         ]
+        root = str(self.root)  # strings, not Paths: this runs before every run
         for name in now:
             wanted = self.expected.get(name)
             if wanted is None:
                 changes.append(Change(name, Kind.ADDED))
                 continue
-            path = self.root / name
+            path = f"{root}/{name}"
             key = stat_key(path)
             if key is not None and self.intact.get(name) == key:
                 continue
