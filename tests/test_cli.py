@@ -29,7 +29,7 @@ def attn(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str
 def test_help_lists_the_commands() -> None:
     result = attn("--help")
     assert result.returncode == 0
-    for command in ("list", "check", "hint", "reset", "where", "verify"):
+    for command in ("list", "check", "hint", "reset", "where", "verify", "trust"):
         assert command in result.stdout
 
 
@@ -115,6 +115,25 @@ def test_check_exit_codes_follow_the_verdict(tmp_path: Path) -> None:
     # Every mutant is run by `verify`; here one shows the exit code of a wrong answer.
     shutil.copy(BASICS / "mutants" / "no_softmax.py", ws / "02-attention-basics" / "problem.py")
     assert attn("check", "2", "--workspace", str(ws)).returncode == 1
+
+
+def test_trust_records_a_pack_and_lists_what_changed_since(tmp_path: Path) -> None:
+    pack = tmp_path / "pack"
+    shutil.copytree(WILD_PACK / "01-plain-import", pack / "01-plain-import")
+    options = ("--exercises", str(pack), "--workspace", str(tmp_path / "ws"))
+    first = attn("trust", *options)
+    assert first.returncode == 0, first.stderr
+    assert f"the files of {pack} are accepted as they are now" in first.stdout
+    records = list((tmp_path / "ws" / ".attn-tutor" / "fingerprints").iterdir())
+    assert len(records) == 1
+    assert records[0].stat().st_mode & 0o777 == 0o600  # the learner's alone
+
+    (pack / "01-plain-import" / "test_plain.py").write_text("def test_more():\n    pass\n")
+    (pack / "01-plain-import" / "data.txt").write_text("1 2 3\n")
+    second = attn("trust", *options)
+    assert second.returncode == 0, second.stderr
+    assert "01-plain-import/test_plain.py has changed" in second.stdout
+    assert "01-plain-import/data.txt has been added" in second.stdout
 
 
 @pytest.mark.slow

@@ -123,6 +123,35 @@ CASES = {
         "failed",
         "tutor.kit.assert_close",
     ),
+    "replacing pytest's Function.runtest with a no-op": Case(
+        at_import(
+            "import _pytest.python\n_pytest.python.Function.runtest = lambda self: None",
+            base=WRONG,
+        ),
+        "failed",
+        "_pytest.python.Function.runtest",
+    ),
+    "replacing the tutor's verdict_for": Case(
+        at_import(
+            "import tutor.worker.child as child\n"
+            "from tutor.core.protocol import RunFinished, Verdict\n"
+            "child.verdict_for = lambda *a: RunFinished(run_id=0, verdict=Verdict.PASSED, "
+            "passed=1, total=1)",
+            base=WRONG,
+        ),
+        "failed",
+        "tutor.worker.child.verdict_for",
+    ),
+    "making pytest report every test as passed": Case(
+        in_forward(
+            "import _pytest.reports as reports\n"
+            "reports.TestReport.failed = False\n"
+            "reports.TestReport.passed = True",
+            base=WRONG,
+        ),
+        "failed",
+        "_pytest.reports.TestReport",
+    ),
     "writing files next to it": Case(
         at_import(
             "Path(__file__).with_name('notes.txt').write_text('scratch')\n"

@@ -146,7 +146,12 @@ def test_the_worker_answers_a_malformed_request_with_an_error_event() -> None:
 def test_the_verdict_policy() -> None:
     """Each verdict knows whether it counts, whether a skeleton may end so, and its advice."""
     not_counted = {v for v in Verdict if not v.counts_as_attempt}
-    assert not_counted == {Verdict.MISSING, Verdict.CANCELLED, Verdict.INTERRUPTED}
+    assert not_counted == {
+        Verdict.MISSING,
+        Verdict.CANCELLED,
+        Verdict.INTERRUPTED,
+        Verdict.TAMPERED,
+    }
     assert {v for v in Verdict if v.clean_failure} == {Verdict.FAILED, Verdict.ERROR}
     silent = {v for v in Verdict if not v.advice}
     assert silent == {Verdict.PASSED, Verdict.FAILED, Verdict.ERROR, Verdict.CANCELLED}

@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from dataclasses import asdict
 from pathlib import Path
 
+from tutor.core import fingerprint
 from tutor.core.catalog import Exercise
 from tutor.core.course import Course, open_course
 from tutor.core.hints import Fit, tier_name
@@ -139,6 +140,11 @@ def parser() -> argparse.ArgumentParser:
         "verify", parents=[common], help="check a pack: solutions pass, skeletons and mutants fail"
     )
     verify.add_argument("only", nargs="*", metavar="EX", help="only these exercises")
+    commands.add_parser(
+        "trust",
+        parents=[common],
+        help="accept a pack's files as they are now, after its author changed them",
+    )
     return top
 
 
@@ -185,6 +191,11 @@ def dispatch(args: argparse.Namespace) -> int:
         from tutor.verify import verify_pack
 
         return verify_pack(args.exercises, args.only, timeout=args.timeout)
+    if args.command == "trust" and fingerprint.is_builtin(args.exercises):
+        raise UsageError(  # before the workspace is opened: nothing to create for it
+            "the built-in exercises are checked against the fingerprint shipped with the "
+            "tutor, which no command changes; give another pack with --exercises DIR"
+        )
     course = open_course(args.exercises, args.workspace)
     for problem in course.catalog.problems:
         print(f"attn-tutor: skipped {problem}", file=sys.stderr)
@@ -216,6 +227,8 @@ def dispatch(args: argparse.Namespace) -> int:
             return show_hint(course, args.exercise, show_all=args.all)
         case "reset":
             return reset(course, args.exercise)
+        case "trust":
+            return trust_pack(course)
         case "where":
             print(f"workspace: {course.workspace.root}")
             print(f"exercises: {course.catalog.root}")
@@ -284,7 +297,7 @@ def list_exercises(course: Course, *, as_json: bool) -> int:
 def check(course: Course, key: str | None, *, timeout: float, as_json: bool) -> int:
     exercise = find(course, key)
     problem = course.problem(exercise)
-    report = asyncio.run(run_report(exercise, problem, timeout))
+    report = asyncio.run(run_report(course, exercise, problem, timeout))
     finished = report.finished
     assert finished is not None
     if finished.verdict.counts_as_attempt:
@@ -313,8 +326,10 @@ def check(course: Course, key: str | None, *, timeout: float, as_json: bool) -> 
     return EXIT_OK if report.passed else EXIT_FAILED
 
 
-async def run_report(exercise: Exercise, problem: Path, timeout: float) -> RunReport:
-    runner = Runner(timeout=timeout)
+async def run_report(
+    course: Course, exercise: Exercise, problem: Path, timeout: float
+) -> RunReport:
+    runner = Runner(timeout=timeout, pack=course.catalog.root, record=course.pack_record)
     report = RunReport()
     try:
         async for event in runner.run(exercise.path, problem, exercise.mutant_specs):
@@ -368,7 +383,7 @@ def show_picture(course: Course, args: argparse.Namespace) -> int:
     exercise = find(course, args.exercise)
     if not exercise.has_picture:
         raise UsageError(f"{exercise.label} has no attention picture (no probe.py)")
-    report = asyncio.run(run_report(exercise, course.problem(exercise), args.timeout))
+    report = asyncio.run(run_report(course, exercise, course.problem(exercise), args.timeout))
     width = shutil.get_terminal_size((100, 24)).columns
     console = Console(highlight=False, soft_wrap=False, width=width)
     probe = report.probe
@@ -434,4 +449,24 @@ def reset(course: Course, key: str) -> int:
     if backup is not None:
         print(f"your previous file is saved as {backup}")
     print(f"{course.problem(exercise)} is back to the skeleton")
+    return EXIT_OK
+
+
+def trust_pack(course: Course) -> int:
+    """Accept the pack's files as they are now: runs stop no more for changes made before."""
+    record = course.pack_record
+    root = course.catalog.root
+    assert record is not None  # the built-in pack was refused before the course was opened
+    try:
+        changes = fingerprint.trust(root, record)
+    except OSError as error:
+        raise UsageError(
+            f"could not record the fingerprint of {root} in {record} ({error.strerror})"
+        ) from None
+    for change in changes or ():
+        print(f"  {change.name} {change.kind.value}")
+    if changes == []:
+        print("nothing had changed since the pack was last recorded")
+    print(f"the files of {root} are accepted as they are now (recorded in {record})")
+    print("a tutor open now goes on checking against the old record until it starts again")
     return EXIT_OK

@@ -49,10 +49,17 @@ class Runner:
         timeout: float = 10.0,
         memory_mb: int = 2048,
         log: Path | None = None,
+        pack: Path | None = None,
+        record: Path | None = None,
     ) -> None:
+        """``pack`` is the pack the tutor opened and ``record`` where its workspace keeps the
+        pack's fingerprint (``tutor.core.fingerprint``); without them the worker fingerprints
+        each exercise the first time it runs it."""
         self.timeout = timeout
         self.memory_mb = memory_mb
         self.log = log
+        self.pack = pack
+        self.record = record
         self.process: asyncio.subprocess.Process | None = None
         self.ready = asyncio.Event()
         self.uses_fork = True
@@ -81,6 +88,7 @@ class Runner:
             self.process = await asyncio.create_subprocess_exec(
                 sys.executable,
                 *self.worker,
+                *self.worker_options(),
                 stdin=asyncio.subprocess.PIPE,
                 stdout=asyncio.subprocess.PIPE,
                 stderr=log,
@@ -93,6 +101,14 @@ class Runner:
             if not isinstance(log, int):
                 log.close()
         self.reader = asyncio.create_task(self.read(self.process))
+
+    def worker_options(self) -> list[str]:
+        options = []
+        if self.pack is not None:
+            options += ["--pack", str(self.pack)]
+        if self.record is not None:
+            options += ["--record", str(self.record)]
+        return options
 
     async def read(self, process: asyncio.subprocess.Process) -> None:
         assert process.stdout is not None

@@ -30,6 +30,9 @@ METADATA_FILE = "exercise.toml"
 MUTANTS_DIR = "mutants"
 # What a run never copies beside the tests: the learner's file takes the skeleton's place.
 PRISTINE_SKIP = frozenset({PROBLEM_FILE, SOLUTION_FILE, METADATA_FILE, LESSON_FILE})
+# What no run reads: the probe reads the solution and the mutants from the pack itself.
+UNREAD = PRISTINE_SKIP - {SOLUTION_FILE}
+NOT_EXERCISES = frozenset({"__pycache__", MUTANTS_DIR})
 
 
 @dataclass(frozen=True)
@@ -171,6 +174,15 @@ def builtin_pack() -> Path:
     return installed if installed.is_dir() else package.parent / "exercises"
 
 
+def exercise_folders(root: Path) -> list[Path]:
+    """The folders of a pack that may be exercises, loadable or not, by name."""
+    return sorted(
+        path
+        for path in root.iterdir()
+        if path.is_dir() and not path.name.startswith(".") and path.name not in NOT_EXERCISES
+    )
+
+
 def load(root: Path) -> Catalog:
     """Read every exercise folder under ``root``; problems are collected, never raised."""
     catalog = Catalog(root=root)
@@ -181,7 +193,7 @@ def load(root: Path) -> Catalog:
         catalog.problems.append(PackProblem(root, "is a file; --exercises needs a folder"))
         return catalog
     try:
-        folders = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
+        folders = exercise_folders(root)
     except OSError as error:
         catalog.problems.append(
             PackProblem(root, f"cannot be read ({error.strerror}); check its permissions")
@@ -189,8 +201,6 @@ def load(root: Path) -> Catalog:
         return catalog
     seen: dict[int, Path] = {}
     for folder in folders:
-        if folder.name in {"__pycache__", MUTANTS_DIR}:
-            continue
         result = read_exercise(folder)
         if isinstance(result, PackProblem):
             catalog.problems.append(result)

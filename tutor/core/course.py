@@ -9,6 +9,7 @@ from tutor.core import catalog as catalog_module
 from tutor.core import locks
 from tutor.core import progress as progress_module
 from tutor.core.catalog import Catalog, Exercise, PackProblem
+from tutor.core.fingerprint import is_builtin, record_path
 from tutor.core.hints import NextHint, next_hint
 from tutor.core.private import SymlinkRefused, refuse_symlink
 from tutor.core.progress import Progress, Status
@@ -38,6 +39,14 @@ class Course:
 
     def problem(self, exercise: Exercise) -> Path:
         return self.workspace.problem(exercise)
+
+    @property
+    def pack_record(self) -> Path | None:
+        """Where the workspace keeps the pack's fingerprint; None for the built-in pack,
+        whose fingerprint ships with the tutor."""
+        if is_builtin(self.catalog.root):
+            return None
+        return record_path(self.workspace.state, self.catalog.root)
 
     def status(self, exercise: Exercise) -> Status:
         return self.progress.of(exercise.key).status

@@ -33,6 +33,8 @@ class Verdict(StrEnum):
     MISSING = "missing file"  # problem.py is gone or unreadable
     CANCELLED = "cancelled"  # a newer save superseded it
     INTERRUPTED = "interrupted"  # the worker itself went away mid-run
+    # A test, probe or tutor module differs from its fingerprint: the run did not start.
+    TAMPERED = "files changed"
 
     @property
     def ok(self) -> bool:
@@ -42,10 +44,15 @@ class Verdict(StrEnum):
     def counts_as_attempt(self) -> bool:
         """Whether the run tested the learner's code, and so counts in their progress.
 
-        A missing file, a run superseded by a newer save and a run the worker lost tested
-        nothing of the learner's.
+        A missing file, a run superseded by a newer save, a run the worker lost and a run
+        stopped because the tests themselves had changed tested nothing of the learner's.
         """
-        return self not in (Verdict.MISSING, Verdict.CANCELLED, Verdict.INTERRUPTED)
+        return self not in (
+            Verdict.MISSING,
+            Verdict.CANCELLED,
+            Verdict.INTERRUPTED,
+            Verdict.TAMPERED,
+        )
 
     @property
     def clean_failure(self) -> bool:
@@ -67,6 +74,7 @@ ADVICE = {
     Verdict.NO_TESTS: "The exercise's tests could not be found: check the pack.",
     Verdict.MISSING: "Save your problem.py again, or reset the exercise to its skeleton.",
     Verdict.INTERRUPTED: "Save again or run the tests again: a new test worker starts.",
+    Verdict.TAMPERED: "Restore the file as the message says; the tests run once it is back.",
 }
 
 

@@ -87,8 +87,14 @@ def default_root(pack: Path, builtin: Path) -> Path:
     home = Path.home() / "attn-tutor"
     if pack.resolve() == builtin.resolve():
         return home
-    digest = hashlib.sha1(str(pack.resolve()).encode()).hexdigest()[:8]
-    return home / "packs" / f"{pack.resolve().name}-{digest}"
+    return home / "packs" / pack_label(pack)
+
+
+def pack_label(pack: Path) -> str:
+    """A name for a pack that no other pack shares: its folder's name and a hash of its path."""
+    resolved = pack.resolve()
+    digest = hashlib.sha1(str(resolved).encode()).hexdigest()[:8]
+    return f"{resolved.name}-{digest}"
 
 
 def choose_root(explicit: Path | None, pack: Path, builtin: Path) -> Path:

@@ -60,7 +60,12 @@ class TutorApp(App[int]):
             self.register_theme(own)
         self.theme_name = theme
         self.course = course
-        runner = runner or Runner(timeout=timeout, log=course.workspace.state / "worker.log")
+        runner = runner or Runner(
+            timeout=timeout,
+            log=course.workspace.state / "worker.log",
+            pack=course.catalog.root,
+            record=course.pack_record,
+        )
         self.session = Session(course, runner, watch=watch, poll=poll)
         self.session.listen(self.session_update)
         self.claim: Claim | None = None

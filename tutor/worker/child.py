@@ -41,9 +41,10 @@ from tutor.core.protocol import (
     encode,
 )
 from tutor.worker.guard import (
-    ToolKeeper,
-    Tools,
+    Restore,
+    guard_tools,
     is_original,
+    keeper,
     limit_processes,
     mark_original,
     tampering_notice,
@@ -250,6 +251,16 @@ def verdict_for(reporter: EventReporter, exit_code: int) -> RunFinished:
         )
     if exit_code == pytest_no_tests() or tally.collected == 0:
         return RunFinished(run_id=0, verdict=Verdict.NO_TESTS, message="no tests were found")
+    unjudged = tally.collected - len(tally.reported)
+    if unjudged > 0:
+        # A test that never reported cannot count as passed: something stopped the run or
+        # swallowed a report.
+        return replace(
+            counts,
+            verdict=Verdict.FAILED,
+            message=f"{unjudged} of {tally.collected} tests never reported a result: your code "
+            "stopped the tests before they were judged",
+        )
     if tally.out_of_memory:
         return replace(
             counts,
@@ -282,15 +293,15 @@ def run_child(request: RunRequest, workdir: Path, event_fd: int) -> NoReturn:
         os.environ["PYTHONDONTWRITEBYTECODE"] = "1"
         sys.dont_write_bytecode = True
         sys.stdin = open(os.devnull)  # noqa: SIM115 - stays open for the child's life
-        tools = Tools()
-        finished, learner = run(request, workdir, emit, tools)
+        restore = guard_tools()
+        finished, learner = run(request, workdir, emit, restore)
         emit(finished)
     except BaseException as error:  # noqa: BLE001 - whatever happens, the worker must hear
         emit(process_failure(error))
     else:
         # The verdict is out; whatever the learner's code does now costs only the picture.
         with contextlib.suppress(BaseException):
-            tools.restore()
+            restore(False)
             picture(request, workdir, learner, finished, emit)
     finally:
         with contextlib.suppress(BaseException):
@@ -330,9 +341,11 @@ def picture(
 
 
 def run(
-    request: RunRequest, workdir: Path, emit: Channel, tools: Tools
+    request: RunRequest, workdir: Path, emit: Channel, restore: Restore
 ) -> tuple[RunFinished, types.ModuleType | None]:
     """The tests' verdict, and the learner's module if it could be imported."""
+    import pytest
+
     problem_name = Path(request.problem).name
 
     def replaced(names: list[str]) -> None:
@@ -364,6 +377,9 @@ def run(
         )
     package = lay_out(Path(request.exercise_dir), snapshot, workdir)
     learner = package / PROBLEM_FILE
+    # Taken before the learner's code runs, and only called after: what it may replace.
+    guard = keeper(restore, replaced)
+    check, judge = guard.check, verdict_for
     os.chdir(package)
     sys.path[:0] = [str(package), str(workdir)]
 
@@ -373,6 +389,7 @@ def run(
     try:
         module = import_learner(learner)
     except BaseException as error:  # noqa: BLE001 - learner code may raise anything at import
+        check()  # it may have replaced what judges the failure before raising
         line = learner_line(error, frozenset({str(learner)})) or nul_line(learner)
         finished = import_failure(error, learner, problem_name)
         if finished.verdict is Verdict.ERROR:
@@ -382,11 +399,7 @@ def run(
                 )
             )
         return finished, None
-    keeper = ToolKeeper(tools, replaced)
-    keeper.check()
-
-    import pytest
-
+    check()
     reporter = EventReporter(emit, frozenset({str(learner)}))
     args = [
         str(package),
@@ -400,8 +413,9 @@ def run(
         # Learner prints go straight to the run's output file, shown as the output tail.
         "--capture=no",
     ]
-    exit_code = int(pytest.main(args, plugins=[reporter, keeper]))
-    return verdict_for(reporter, exit_code), module
+    exit_code = pytest.main(args, plugins=[reporter, guard.plugin])
+    check()  # the verdict is made with the tutor's own tools, whatever the last test replaced
+    return judge(reporter, int(exit_code)), module
 
 
 def missing(message: str) -> tuple[RunFinished, None]:
@@ -422,4 +436,7 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    # Run as the imported module, whose names the guard keeps, not as a copy named __main__.
+    from tutor.worker import child
+
+    child.main()

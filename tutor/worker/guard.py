@@ -2,9 +2,13 @@
 
 Three defences, all set up in the test child before the learner's file is imported:
 
-- ``Tools`` remembers torch's, pytest's, ``tutor.kit``'s and Python's built-in names and
-  puts back any the learner's code replaced (``torch.allclose = lambda *a: True``), so a
-  test always compares with the real thing. Each replaced name is reported once.
+- ``guard_tools`` remembers the functions and classes the tests use and those that run a
+  test, make its report and turn the reports into the run's verdict, and returns the
+  function that puts back whatever the learner's code replaced since
+  (``torch.allclose = lambda *a: True``, ``_pytest.python.Function.runtest = lambda s: None``,
+  ``tutor.worker.child.verdict_for = ...``). ``keeper`` calls it before every test, before
+  the report of its setup and of its call is made, and the child before the verdict. Each
+  replaced name is reported once.
 - ``limit_processes`` caps how many processes the run may create in all, shared by every
   copy, so a fork loop ends with an ordinary error instead of filling the machine. (As
   root, ``RLIMIT_NPROC`` does not apply, so the cap is kept here.)
@@ -17,18 +21,21 @@ from __future__ import annotations
 import errno
 import importlib
 import mmap
+import operator
 import os
 import subprocess
-from collections.abc import Callable
-from types import ModuleType
+import types
+from collections.abc import Callable, Generator
+from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 import pytest
 
-# What the tests lean on. Names added by the learner are left alone; replaced or deleted
-# ones are put back.
-GUARDED = (
-    "builtins",
+# What the tests lean on, which a test may patch for itself while it runs (an exercise's
+# test swaps torch.softmax for a function that refuses): put back before every test.
+# "module:Class" guards the class's own attributes.
+TEST_TOOLS = (
     "math",
     "torch",
     "torch.nn.functional",
@@ -40,13 +47,51 @@ GUARDED = (
     "tutor.kit",
     "tutor.kit.assertions",
     "tutor.kit.capture",
-    "pytest",
-    "_pytest.python",
-    "_pytest.runner",
-    "_pytest.outcomes",
 )
+# What runs a test, makes its report and decides the verdict: put back before every test,
+# before every report is made, and before the verdict. Each module's own classes are
+# guarded with it: pytest's nodes (Function.runtest), CallInfo, TestReport and Session,
+# pluggy's hook callers, the tutor's reporter, Channel and events, and what an event goes
+# through on its way to the worker (os.write, json, dataclasses, copy, enum).
+JUDGES = (
+    "builtins",
+    "pytest",
+    "_pytest.main",
+    "_pytest.runner",
+    "_pytest.python",
+    "_pytest.nodes",
+    "_pytest.reports",
+    "_pytest.fixtures",
+    "_pytest.outcomes",
+    "_pytest.skipping",
+    "_pytest.config",
+    "pluggy._hooks",
+    "pluggy._manager",
+    "pluggy._callers",
+    "pluggy._result",
+    "tutor.core.protocol",
+    "tutor.worker.child",
+    "tutor.worker.plugin",
+    "tutor.worker.guard",
+    "os",
+    "json",
+    "json.encoder",
+    "dataclasses",
+    "copy",
+    "enum",
+)
+# Taken again in each run, not before it: limit_processes has just wrapped os's functions.
+RETAKEN = frozenset({"os"})
 PROCESS_LIMIT = 32  # processes a run may create, in all its copies together
+IMMUTABLE_TYPE = 1 << 8  # Py_TPFLAGS_IMMUTABLETYPE: a class nobody can change (int, str, ...)
 _ORIGINAL_PID = os.getpid()
+
+# [label, owner, its namespace (a live view), the tools' names, their values, and for a
+# class the size and the names of its whole namespace (-1 and None for a module, where the
+# learner may add names)]. A list, not a class of this module: the learner's code could
+# replace a class's attributes.
+Namespace = list[Any]
+Restore = Callable[[bool], list[str]]
 
 
 def is_original() -> bool:
@@ -69,73 +114,232 @@ def resolve(spec: str) -> Any | None:
     return getattr(module, attribute) if attribute else module
 
 
-class Tools:
-    """A snapshot of the guarded namespaces, and the means to restore it."""
+def is_tool(value: object) -> bool:
+    """Functions, classes, modules and the descriptors that make methods and properties.
 
-    def __init__(self) -> None:
-        self.saved: list[tuple[str, Any, dict[str, Any]]] = []
-        self.reported: set[str] = set()
-        for spec in GUARDED:
-            owner = resolve(spec)
-            if owner is not None:
-                label = spec.replace(":", ".")
-                # Functions, classes and modules only: data a library updates as it runs
-                # (counters, caches, settings) must be free to change.
-                tools = {
-                    name: value
-                    for name, value in vars(owner).items()
-                    if callable(value) or isinstance(value, ModuleType)
-                }
-                self.saved.append((label, owner, tools))
+    Data a library updates as it runs (counters, caches, settings) must stay free to change.
+    """
+    return callable(value) or isinstance(
+        value, types.ModuleType | classmethod | staticmethod | property | cached_property
+    )
 
-    def restore(self) -> list[str]:
-        """Put back every replaced or deleted name; returns those not reported before."""
+
+def namespace(label: str, owner: Any) -> Namespace:
+    table = vars(owner)
+    tools = {name: value for name, value in table.items() if is_tool(value)}
+    is_class = isinstance(owner, type)
+    size, keys = (len(table), frozenset(table)) if is_class else (-1, None)
+    return [label, owner, table, tuple(tools), tuple(tools.values()), size, keys]
+
+
+def own_classes(module: types.ModuleType) -> list[type]:
+    """The classes a module defines that can be changed at all."""
+    return [
+        value
+        for value in vars(module).values()
+        if isinstance(value, type)
+        and value.__module__ == module.__name__
+        and not value.__flags__ & IMMUTABLE_TYPE
+    ]
+
+
+@dataclass(frozen=True)
+class Taken:
+    """The namespaces of one guarded module (and its classes) and, in one row, every
+    guarded entry of them: the common case, nothing changed, is then checked in C."""
+
+    spaces: list[Namespace]
+    tables: list[Any]
+    names: list[str]
+    values: list[Any]
+
+    @classmethod
+    def now(cls, spec: str, *, with_classes: bool) -> Taken:
+        owner = resolve(spec)
+        spaces: list[Namespace] = []
+        if owner is not None:
+            label = spec.replace(":", ".")
+            spaces.append(namespace(label, owner))
+            if with_classes and isinstance(owner, types.ModuleType):
+                spaces += (namespace(f"{label}.{c.__name__}", c) for c in own_classes(owner))
+        return cls(
+            spaces=spaces,
+            tables=[space[2] for space in spaces for _ in space[3]],
+            names=[name for space in spaces for name in space[3]],
+            values=[value for space in spaces for value in space[4]],
+        )
+
+
+# The worker's snapshot, taken before any run; each run starts from it.
+_PREPARED: dict[str, Taken] = {}
+
+
+def prepare() -> None:
+    """Take the snapshot in the worker, before any learner code: runs then start from it."""
+    for specs, with_classes in ((JUDGES, True), (TEST_TOOLS, False)):
+        for spec in specs:
+            _PREPARED[spec] = Taken.now(spec, with_classes=with_classes)
+
+
+def taken(specs: tuple[str, ...], *, with_classes: bool) -> Taken:
+    """The namespaces of ``specs``, from the worker's snapshot but for RETAKEN, in one."""
+    parts = [
+        _PREPARED[spec]
+        if spec in _PREPARED and spec not in RETAKEN
+        else Taken.now(spec, with_classes=with_classes)
+        for spec in specs
+    ]
+    return Taken(
+        spaces=[space for part in parts for space in part.spaces],
+        tables=[table for part in parts for table in part.tables],
+        names=[name for part in parts for name in part.names],
+        values=[value for part in parts for value in part.values],
+    )
+
+
+def guard_tools() -> Restore:
+    """Remember the guarded names; returns the function that puts them back.
+
+    ``restore(judges_only)`` puts back every replaced or deleted name (with ``judges_only``,
+    only those that run and judge the tests, leaving torch to a test that patched it), and
+    removes what the learner's code added to a guarded class where it hides an inherited
+    method or property. It returns the names it had not reported before. Everything it
+    uses is bound here, so the learner's code cannot reach it by replacing a name, a
+    builtin included. Call it before any learner code runs.
+    """
+    judged = taken(JUDGES, with_classes=True)
+    tools = taken(TEST_TOOLS, with_classes=False)
+    judges = judged.spaces
+    everything = judges + tools.spaces
+    # (tables, names, values, classes) of every entry, in plain lists and tuples.
+    rows = {
+        True: (judged.tables, judged.names, judged.values),
+        False: (
+            judged.tables + tools.tables,
+            judged.names + tools.names,
+            judged.values + tools.values,
+        ),
+    }
+    classes = {
+        True: [space for space in judges if space[5] >= 0],
+        False: [space for space in everything if space[5] >= 0],
+    }
+    reported: set[str] = set()
+    all_, any_, map_, is_, len_, vars_, zip_, set_, getitem = (
+        all,
+        any,
+        map,
+        operator.is_,
+        len,
+        vars,
+        zip,
+        set,
+        operator.getitem,
+    )
+    setattr_, delattr_, is_tool_, frozenset_, missing = (
+        setattr,
+        delattr,
+        is_tool,
+        frozenset,
+        _MISSING,
+    )
+    lookup_errors, write_errors = (KeyError, TypeError), (AttributeError, TypeError)
+
+    def intact(judges_only: bool) -> bool:
+        tables, names, values = rows[judges_only]
+        try:
+            if not all_(map_(is_, map_(getitem, tables, names), values)):
+                return False
+        except lookup_errors:
+            return False
+        # A class whose size changed had a name added, or removed.
+        return all_(len_(space[2]) == space[5] for space in classes[judges_only])
+
+    def hides_inherited(owner: type, name: str) -> bool:
+        return any_(is_tool_(vars_(base).get(name)) for base in owner.__mro__[1:])
+
+    def put_back(space: Namespace, fresh: list[str]) -> None:
+        label, owner, table, names, values, size, keys = space
+        changed: list[str] = []
+        for name, original in zip_(names, values):
+            if table.get(name, missing) is original:
+                continue
+            try:
+                setattr_(owner, name, original)
+            except write_errors:
+                continue  # read-only slots cannot have been replaced either
+            changed.append(name)
+        if size >= 0:
+            for name in set_(table) - keys:
+                if hides_inherited(owner, name):
+                    try:
+                        delattr_(owner, name)
+                    except write_errors:
+                        continue
+                    changed.append(name)
+            # What stays is the library's own data (a flag pytest sets on a class).
+            space[5], space[6] = len_(table), frozenset_(table)
+        for name in changed:
+            qualified = f"{label}.{name}" if label != "builtins" else name
+            if qualified not in reported:
+                reported.add(qualified)
+                fresh.append(qualified)
+
+    def restore(judges_only: bool = False) -> list[str]:
         fresh: list[str] = []
-        for label, owner, names in self.saved:
-            current = vars(owner)
-            for name, original in names.items():
-                if current.get(name, _MISSING) is original:
-                    continue
-                try:
-                    setattr(owner, name, original)
-                except (AttributeError, TypeError):
-                    continue  # read-only slots cannot have been replaced either
-                qualified = f"{label}.{name}" if label != "builtins" else name
-                if qualified not in self.reported:
-                    self.reported.add(qualified)
-                    fresh.append(qualified)
+        if not intact(judges_only):
+            for space in judges if judges_only else everything:
+                put_back(space, fresh)
         return fresh
+
+    return restore
 
 
 _MISSING = object()
 
 
-class ToolKeeper:
-    """A pytest plugin that restores the tools around every test and reports replacements."""
+@dataclass(frozen=True)
+class Keeper:
+    """``check`` restores the tools and reports replacements; ``plugin`` does it around
+    every test, for pytest. Both are closures: nothing in them is looked up by a name the
+    learner's code could have replaced."""
 
-    def __init__(self, tools: Tools, report: Callable[[list[str]], None]) -> None:
-        self.tools = tools
-        self.report = report
+    check: Callable[[], None]
+    plugin: object
 
-    def check(self) -> None:
-        replaced = self.tools.restore()
+
+def keeper(restore: Restore, report: Callable[[list[str]], None]) -> Keeper:
+    def check(judges_only: bool = False) -> None:
+        replaced = restore(judges_only)
         if replaced:
-            self.report(replaced)
+            report(replaced)
 
     @pytest.hookimpl(tryfirst=True)
-    def pytest_runtest_setup(self, item: pytest.Item) -> None:
-        self.check()
+    def pytest_runtest_setup(item: pytest.Item) -> None:
+        check()
 
-    @pytest.hookimpl(trylast=True)
-    def pytest_runtest_teardown(self, item: pytest.Item, nextitem: pytest.Item | None) -> None:
-        self.check()
+    # Before all the report's makers: the test (or a fixture) just ran the learner's code,
+    # which may have replaced how a report is made or what it says.
+    @pytest.hookimpl(wrapper=True, tryfirst=True)
+    def pytest_runtest_makereport(
+        item: pytest.Item, call: pytest.CallInfo[None]
+    ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+        if call.when != "teardown":  # a teardown's report can fail a test, never pass it
+            check(judges_only=True)
+        return (yield)
+
+    plugin = types.SimpleNamespace(
+        pytest_runtest_setup=pytest_runtest_setup,
+        pytest_runtest_makereport=pytest_runtest_makereport,
+    )
+    return Keeper(check=check, plugin=plugin)
 
 
 def tampering_notice(names: list[str], problem_name: str) -> str:
     shown = ", ".join(names[:4]) + (f" and {len(names) - 4} more" if len(names) > 4 else "")
     return (
         f"{problem_name} replaced {shown}; the tests put the original back and used it. "
-        "Change your own code, not torch's or Python's."
+        "Change your own code, not torch's, pytest's, the tutor's or Python's."
     )
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 import traceback
 from collections.abc import Callable, Generator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +34,7 @@ class Tally:
     collection_errors: int = 0
     out_of_memory: bool = False
     interrupted_by: str = ""
+    reported: set[str] = field(default_factory=set)  # the tests whose result was reported
 
 
 def short_message(error: BaseException) -> str:
@@ -131,11 +132,10 @@ class EventReporter:
         self, item: pytest.Item, call: pytest.CallInfo[None]
     ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
         report = yield
-        if (
-            report.when == "call"
-            or (report.when == "setup" and not report.passed)
-            or (report.when == "teardown" and report.failed)
-        ):
+        judged = report.when == "call" or (report.when == "setup" and not report.passed)
+        if judged:
+            self.tally.reported.add(item.nodeid)
+        if judged or (report.when == "teardown" and report.failed):
             self.report(item, call, report)
         return report
 

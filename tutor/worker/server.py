@@ -4,11 +4,14 @@ It speaks JSON lines (``tutor.core.protocol``): requests on stdin, events on std
 The loop is single-threaded on purpose, so forking from it is safe, and it runs no
 torch operation before forking. It decides every run's final verdict itself, from
 what the child reported *and* how the child ended, so a learner's ``os._exit(0)`` or
-a crash can never read as a pass. It exits when stdin closes (the tutor is gone).
+a crash can never read as a pass. Before each run it checks that the exercise's files and
+the tutor's own modules are as it fingerprinted them (``tutor.core.fingerprint``): a run
+whose tests were changed would judge nothing. It exits when stdin closes (the tutor is gone).
 """
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import ctypes
 import gc
@@ -22,6 +25,7 @@ import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from tutor.core.fingerprint import Integrity
 from tutor.core.protocol import (
     CancelRequest,
     CollectionError,
@@ -80,9 +84,10 @@ def signal_name(number: int) -> str:
 class Worker:
     """The request loop. One instance per worker process."""
 
-    def __init__(self, use_fork: bool, scratch: Path) -> None:
+    def __init__(self, use_fork: bool, scratch: Path, integrity: Integrity) -> None:
         self.use_fork = use_fork
         self.scratch = scratch  # the private folder that holds the runs' folders
+        self.integrity = integrity
         self.runs: dict[int, Run] = {}
         self.selector = selectors.DefaultSelector()
         self.stdin_buffer = b""
@@ -144,6 +149,11 @@ class Worker:
                 self.stop(run, RunFinished(run_id=run.request.run_id, verdict=Verdict.CANCELLED))
 
     def start(self, request: RunRequest) -> None:
+        changed = self.integrity.check(Path(request.exercise_dir))
+        if changed:
+            self.send(RunFinished(run_id=request.run_id, verdict=Verdict.TAMPERED, message=changed))
+            self.send(RunClosed(run_id=request.run_id))
+            return
         workdir = new_run_folder(self.scratch)
         read_end, write_end = os.pipe()
         if self.use_fork:
@@ -373,8 +383,18 @@ def die_with_parent() -> None:
         libc.prctl(PR_SET_CHILD_SUBREAPER, 1)
 
 
+def arguments() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="tutor.worker.server")
+    parser.add_argument("--pack", type=Path, help="the pack the tutor opened")
+    parser.add_argument("--record", type=Path, help="where the workspace keeps its fingerprint")
+    return parser.parse_args()
+
+
 def main() -> None:
     die_with_parent()
+    options = arguments()
+    # Before any learner code exists: what every run's files are checked against.
+    integrity = Integrity.open(options.pack, options.record)
     worker: Worker | None = None
 
     def end(signum: int, frame: object) -> None:
@@ -396,7 +416,7 @@ def main() -> None:
         # Everything imported so far lives as long as the worker: keep the collector (in the
         # children too) from walking it, which also keeps those pages shared after fork.
         gc.freeze()
-    worker = Worker(use_fork, scratch)
+    worker = Worker(use_fork, scratch, integrity)
     worker.serve()
 
 

@@ -19,7 +19,8 @@ def warm_up() -> None:
 
     # Bound to the real torch before any learner code exists (see tutor.worker.guard).
     import tutor.kit
-    import tutor.worker.guard  # noqa: F401
+    import tutor.worker.child  # noqa: F401 - the cold child runs as __main__
+    from tutor.worker import guard
 
     for name in _pytest.config.default_plugins:
         with contextlib.suppress(ImportError):
@@ -28,3 +29,4 @@ def warm_up() -> None:
     for name in ("torch.fx.experimental.symbolic_shapes", "torch._subclasses.schema_check_mode"):
         with contextlib.suppress(ImportError):
             importlib.import_module(name)
+    guard.prepare()  # last: what every run's guard starts from
