@@ -5,6 +5,9 @@ tutor is the learner's own clone. A changed test would make every later wrong at
 The worker checks each run's files against a fingerprint that outlives it (the manifest
 shipped with the tutor, a record in the workspace for any other pack): a changed, added or
 removed file stops the run with its own verdict, naming the file and how to restore it.
+Within a run, what runs and judges the tests (pytest's classes, the tutor's child, reporter
+and events) is put back whenever the learner's code replaced it, so no pass can be forged
+by replacing a name.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ import shutil
 import stat
 import subprocess
 import sys
+import textwrap
 from pathlib import Path
 
 import pytest
@@ -77,6 +81,75 @@ def test_a_test_file_rewritten_by_learner_code_stops_the_next_run(
     again = live_runner.run(exercise, learner_file(tmp_path, SKELETON))
     assert again.finished is not None
     assert again.finished.verdict is Verdict.FAILED, again.headline()
+
+
+def in_forward(code: str) -> str:
+    """The wrong attempt, whose ``forward`` runs ``code`` first: in the middle of a test."""
+    body = "".join(f"        {line}\n" for line in code.splitlines())
+    return (
+        f"{WRONG}\n_Wrong = SimpleAttention\n\n\nclass SimpleAttention(_Wrong):\n"
+        f"    def forward(self, x):\n{body}        return super().forward(x)\n"
+    )
+
+
+PASS_EVERYTHING = "RunFinished(run_id=0, verdict=Verdict.PASSED, passed=1, total=1)"
+IMPORTS = "import os\nfrom tutor.core.protocol import RunFinished, Verdict, encode\n"
+# Ways to forge a pass by replacing what runs and judges the tests, each from inside a test,
+# and the name the learner is told was put back.
+FORGERIES = {
+    "the child's channel to the worker": (
+        f"{IMPORTS}import tutor.worker.child as child\n"
+        "def say_passed(self, event):\n"
+        f"    event = {PASS_EVERYTHING} if isinstance(event, RunFinished) else event\n"
+        "    os.write(self.fd, (encode(event) + '\\n').encode())\n"
+        "child.Channel.__call__ = say_passed",
+        "tutor.worker.child.Channel.__call__",
+    ),
+    "the events' encoding": (
+        "import tutor.core.protocol as protocol\n"
+        "real = protocol.to_line\n"
+        "protocol.to_line = lambda event: real(event).replace('\"failed\"', '\"passed\"')",
+        "tutor.core.protocol.to_line",
+    ),
+    "the reporter's tally": (
+        "import tutor.worker.plugin as plugin\nplugin.EventReporter.report = lambda *a: None",
+        "tutor.worker.plugin.EventReporter.report",
+    ),
+    "the child's replace": (
+        f"{IMPORTS}import tutor.worker.child as child\n"
+        f"child.replace = lambda *a, **k: {PASS_EVERYTHING}",
+        "tutor.worker.child.replace",
+    ),
+    "pytest's report hidden behind a class attribute": (
+        "import _pytest.reports as reports\nreports.TestReport.failed = False",
+        "_pytest.reports.TestReport.failed",
+    ),
+}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", list(FORGERIES))
+def test_a_replaced_judge_cannot_forge_a_pass(
+    name: str, tmp_path: Path, live_runner: LiveRunner
+) -> None:
+    code, told = FORGERIES[name]
+    report = live_runner.run(BASICS, learner_file(tmp_path, in_forward(code)))
+    assert report.finished is not None
+    assert report.finished.verdict is Verdict.FAILED, report.headline()
+    assert any(told in notice for notice in report.notices), report.notices
+
+
+@pytest.mark.slow
+def test_a_session_stopped_early_is_not_a_pass(tmp_path: Path, live_runner: LiveRunner) -> None:
+    stop = "import gc, _pytest.main\nfor o in gc.get_objects():\n"
+    stop += "    if isinstance(o, _pytest.main.Session):\n        o.shouldstop = 'enough'"
+    source = f"{(BASICS / 'solution.py').read_text()}\n_calls = []\n" + in_forward(
+        f"_calls.append(1)\nif len(_calls) > 3:\n{textwrap.indent(stop, '    ')}"
+    ).removeprefix(WRONG)
+    report = live_runner.run(BASICS, learner_file(tmp_path, source))
+    assert report.finished is not None
+    assert report.finished.verdict is Verdict.FAILED, report.headline()
+    assert "never reported a result" in report.finished.message
 
 
 def attn(*args: str) -> subprocess.CompletedProcess[str]:
