@@ -35,6 +35,9 @@ class Verdict(StrEnum):
     INTERRUPTED = "interrupted"  # the worker itself went away mid-run
     # A test, probe or tutor module differs from its fingerprint: the run did not start.
     TAMPERED = "files changed"
+    # Every test passes, but the learner's code gives other numbers than the reference on an
+    # input the tests used: not solved.
+    DIFFERS = "differs from the reference"
 
     @property
     def ok(self) -> bool:
@@ -75,6 +78,8 @@ ADVICE = {
     Verdict.MISSING: "Save your problem.py again, or reset the exercise to its skeleton.",
     Verdict.INTERRUPTED: "Save again or run the tests again: a new test worker starts.",
     Verdict.TAMPERED: "Restore the file as the message says; the tests run once it is back.",
+    Verdict.DIFFERS: "The tests miss it, but the reference does not: look at the smallest "
+    "input where the two part ways (e in the tutor, or attn-tutor explain).",
 }
 
 
@@ -195,6 +200,55 @@ class ProbeResult(Event):
 
 
 @dataclass(frozen=True)
+class Numbers:
+    """A tensor as plain numbers: its shape and its values as nested lists (NaN and
+    infinities allowed), or ``None`` for the side that has no such value."""
+
+    shape: list[int] = field(default_factory=list)
+    values: Any = None  # nested lists of float or bool, as deep as the shape is long
+
+
+@dataclass(frozen=True)
+class NamedNumbers:
+    """One input of the example: its name in the call and its numbers."""
+
+    name: str
+    numbers: Numbers
+
+
+@dataclass(frozen=True)
+class Stage:
+    """One step of attention, computed by the learner's code and by the reference.
+
+    ``name`` is one of ``STAGES``; a side is ``None`` when its code has no such step
+    (no scaling at all, say).
+    """
+
+    name: str
+    learner: Numbers | None = None
+    reference: Numbers | None = None
+    differs: bool = False
+
+
+# The steps of attention an example shows, in the order they happen.
+STAGES = ("scores", "scaled", "masked", "weights", "output")
+
+
+@dataclass(frozen=True)
+class Example(Event):
+    """The smallest input found on which the learner's code and the reference differ,
+    worked through stage by stage. Sent after the verdict (and the picture)."""
+
+    kind: ClassVar[str] = "example"
+    call: str = ""  # the call, as code: "SimpleAttention(n_embd=2)(x)"
+    shrunk_from: str = ""  # the test's call it was shrunk from: "x (2, 5, 8)"
+    inputs: list[NamedNumbers] = field(default_factory=list)
+    stages: list[Stage] = field(default_factory=list)
+    first_difference: str = ""  # the name of the first stage that differs
+    summary: str = ""  # one line in the learner's terms
+
+
+@dataclass(frozen=True)
 class WorkerReady(Event):
     """The worker has imported torch and pytest and takes runs (``run_id`` is 0)."""
 
@@ -227,6 +281,7 @@ EVENT_TYPES: dict[str, type[Event]] = {
         RunFinished,
         RunClosed,
         ProbeResult,
+        Example,
         WorkerReady,
         Notice,
         ProtocolError,
@@ -280,12 +335,29 @@ def build(cls: type[T], payload: dict[str, Any]) -> T:
                 values[name] = enum(values[name])
         if "mutants" in values:
             values["mutants"] = tuple(MutantSpec(**m) for m in values["mutants"])
+        if "tokens" in values:
+            values["tokens"] = tuple(str(token) for token in values["tokens"])
         for name in ("head_scores", "reference_head_scores"):
             if name in values:
                 values[name] = [HeadScore(**score) for score in values[name]]
+        if "inputs" in values:
+            values["inputs"] = [
+                NamedNumbers(name=item["name"], numbers=Numbers(**item["numbers"]))
+                for item in values["inputs"]
+            ]
+        if "stages" in values:
+            values["stages"] = [stage_from(item) for item in values["stages"]]
         return cls(**values)
     except (TypeError, ValueError) as error:
         raise ValueError(f"a {cls.__name__} with bad fields: {error}") from None
+
+
+def stage_from(payload: dict[str, Any]) -> Stage:
+    sides = {
+        side: Numbers(**payload[side]) if payload.get(side) is not None else None
+        for side in ("learner", "reference")
+    }
+    return Stage(name=payload["name"], differs=bool(payload.get("differs")), **sides)
 
 
 def decode_tagged(
@@ -346,6 +418,12 @@ class RunRequest(Request):
     memory_mb: int = 2048
     output_limit: int = 64 * 1024
     mutants: tuple[MutantSpec, ...] = ()  # for the probe's diagnosis; the child reads no TOML
+    # Where the timeout comes from, as the learner would change it: "timeout in
+    # exercise.toml", "timeout in pack.toml", "--timeout".
+    timeout_setting: str = "--timeout"
+    entry: str = ""  # the name the tests exercise most (exercise.toml); "" when unknown
+    differential: bool = True  # compare with solution.py after the tests (exercise.toml)
+    tokens: tuple[str, ...] = ()  # the pack's labels for the picture's tokens
 
     def to_json(self) -> str:
         return to_line(self)

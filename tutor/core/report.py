@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from tutor.core.protocol import (
     CollectionError,
     Event,
+    Example,
     Notice,
     Outcome,
     ProbeResult,
@@ -30,6 +31,7 @@ class RunReport:
     notices: list[str] = field(default_factory=list)
     finished: RunFinished | None = None
     probe: ProbeResult | None = None
+    example: Example | None = None  # the smallest input where learner and reference differ
 
     def add(self, event: Event) -> None:
         if isinstance(event, RunStarted):
@@ -44,6 +46,8 @@ class RunReport:
             self.finished = event
         elif isinstance(event, ProbeResult):
             self.probe = event
+        elif isinstance(event, Example):
+            self.example = event
 
     @property
     def done(self) -> bool:
