@@ -529,6 +529,11 @@ def test_e_works_through_the_example_at_80x24(tmp_path: Path) -> None:
             await pilot.press("q")
             await settle(pilot)
             assert not isinstance(app.screen, TextView)
+            await pilot.press("e")  # the key that opens it closes it: never two views
+            await settle(pilot)
+            await pilot.press("e")
+            await settle(pilot)
+            assert len(app.screen_stack) == 1
 
     asyncio.run(scenario())
 
