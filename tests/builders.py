@@ -1,8 +1,21 @@
-"""Run reports built by hand, for tests of the rules that read them."""
+"""Run reports and worked examples built by hand, for tests of the rules that read them."""
 
 from __future__ import annotations
 
-from tutor.core.protocol import Outcome, ProbeResult, RunFinished, RunStarted, TestOutcome, Verdict
+import math
+
+from tutor.core.protocol import (
+    Example,
+    NamedNumbers,
+    Numbers,
+    Outcome,
+    ProbeResult,
+    RunFinished,
+    RunStarted,
+    Stage,
+    TestOutcome,
+    Verdict,
+)
 from tutor.core.report import RunReport
 
 
@@ -21,3 +34,45 @@ def report_of(
     if diagnosis_hint:
         report.add(ProbeResult(run_id=1, diagnosis="a mistake", diagnosis_hint=diagnosis_hint))
     return report
+
+
+INF, NAN = math.inf, math.nan
+
+
+def numbers(values: list[list[float]]) -> Numbers:
+    """A batch of one (rows x columns) matrix."""
+    return Numbers([1, len(values), len(values[0])], [values])
+
+
+def unscaled() -> Example:
+    """A learner who forgot the scale, on the smallest input the worker would find."""
+    return Example(
+        run_id=1,
+        call="SimpleAttention(n_embd=2)(x)",
+        shrunk_from="x (2, 5, 8)",
+        inputs=[NamedNumbers("x", numbers([[1.0, 0.0], [0.0, 1.0]]))],
+        stages=[
+            Stage("scores", numbers([[1, 0], [0, 1]]), numbers([[1, 0], [0, 1]])),
+            Stage("scaled", None, numbers([[0.71, 0.0], [0.0, 0.71]]), differs=True),
+            Stage(
+                "masked",
+                numbers([[1.0, -INF], [0.0, 1.0]]),
+                numbers([[0.71, -INF], [0.0, 0.71]]),
+                differs=True,
+            ),
+            Stage(
+                "weights",
+                numbers([[1.0, 0.0], [0.27, 0.73]]),
+                numbers([[1.0, 0.0], [0.33, 0.67]]),
+                differs=True,
+            ),
+            Stage(
+                "output",
+                numbers([[1.0, 0.0], [0.27, NAN]]),
+                numbers([[1.0, 0.0], [0.33, 0.67]]),
+                differs=True,
+            ),
+        ],
+        first_difference="scaled",
+        summary="Your scores are not divided by sqrt(d), so every weight comes out too sharp.",
+    )

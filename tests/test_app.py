@@ -18,6 +18,7 @@ from tests.scripted import ScriptedRunner, by_content, failing
 from tests.ui_support import make_app, reading, screen_text, settle, until
 from tutor.ui.app import TutorApp
 from tutor.ui.widgets.dialogs import Confirm, TextView
+from tutor.ui.widgets.results import EXPLAIN_KEY
 
 
 def body(app: TutorApp, selector: str) -> str:
@@ -488,5 +489,71 @@ def test_no_lesson_code_line_runs_off_its_pane(tmp_path: Path, size: tuple[int, 
                     assert fence.max_scroll_x == 0, (app.exercise.key, fence.code[:60])
                 await pilot.press("n")
                 await settle(pilot)
+
+    asyncio.run(scenario())
+
+
+def test_e_works_through_the_example_at_80x24(tmp_path: Path) -> None:
+    from tests.builders import unscaled
+    from tutor.core.catalog import builtin_pack
+    from tutor.core.protocol import Event, RunFinished, TestOutcome, Verdict
+
+    def differs(_: str) -> list[Event]:
+        return [
+            TestOutcome(run_id=1, name="test_shapes"),
+            RunFinished(run_id=1, verdict=Verdict.DIFFERS, passed=1, total=1),
+            unscaled(),  # after the verdict, as the worker sends it
+        ]
+
+    async def scenario() -> None:
+        app = make_app(builtin_pack(), tmp_path / "ws", ScriptedRunner(differs))
+        async with app.run_test(size=(80, 24)) as pilot:
+            await settle(pilot)
+            await pilot.press("r")
+            await settle(pilot)
+            assert EXPLAIN_KEY in body(app, "#results-body")
+            await pilot.press("e")
+            await settle(pilot)
+            assert isinstance(app.screen, TextView)
+            shown = screen_text(app)
+            assert "SimpleAttention(n_embd=2)(x)" in shown
+            assert "scaled: scores / sqrt(d)  ← first difference" in shown
+            assert "(no such step in your code)" in shown
+            assert all(len(line.rstrip()) <= 80 for line in shown.splitlines())
+            # Longer than the screen: it scrolls, down to the summary.
+            frame = app.screen.query_one("#text-frame", VerticalScroll)
+            assert frame.max_scroll_y > 0
+            await pilot.press("end")
+            await settle(pilot)
+            assert "too sharp" in reading(screen_text(app))
+            await pilot.press("q")
+            await settle(pilot)
+            assert not isinstance(app.screen, TextView)
+            await pilot.press("e")  # the key that opens it closes it: never two views
+            await settle(pilot)
+            await pilot.press("e")
+            await settle(pilot)
+            assert len(app.screen_stack) == 1
+
+    asyncio.run(scenario())
+
+
+def test_e_without_an_example_says_why_in_one_line(tmp_path: Path) -> None:
+    from tutor.core.catalog import builtin_pack
+    from tutor.core.explain import AGREE
+
+    async def scenario() -> None:
+        app = make_app(builtin_pack(), tmp_path / "ws", ScriptedRunner(by_content))
+        async with app.run_test(size=(80, 24)) as pilot:
+            await settle(pilot)
+            app.course.problem(app.exercise).write_text("def add(a, b):\n    return a + b\n")
+            await pilot.press("r")
+            await settle(pilot)
+            app.clear_notifications()
+            await pilot.press("e")
+            await pilot.pause()
+            assert not isinstance(app.screen, TextView)
+            assert [n.message for n in app._notifications] == [f"{AGREE[0].upper()}{AGREE[1:]}."]
+            assert EXPLAIN_KEY not in body(app, "#results-body")
 
     asyncio.run(scenario())

@@ -8,11 +8,19 @@ import re
 import shutil
 import subprocess
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
 
+from tests.builders import unscaled
 from tests.conftest import BASICS, WILD_PACK
+from tutor import cli
+from tutor.core.catalog import Exercise
+from tutor.core.course import Course
+from tutor.core.explain import AGREE, NO_REFERENCE
+from tutor.core.protocol import STAGES, Event, Outcome, RunFinished, TestOutcome, Verdict
+from tutor.core.report import RunReport
 
 
 def attn(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
@@ -29,7 +37,7 @@ def attn(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str
 def test_help_lists_the_commands() -> None:
     result = attn("--help")
     assert result.returncode == 0
-    for command in ("list", "check", "hint", "reset", "where", "verify", "trust"):
+    for command in ("list", "check", "explain", "hint", "reset", "where", "verify", "trust"):
         assert command in result.stdout
 
 
@@ -311,3 +319,111 @@ def test_list_counts_solved_once_and_shows_the_latest_run(tmp_path: Path) -> Non
     text = attn("list", "--workspace", str(workspace)).stdout
     assert "★ 2 of 15 solved" in text
     assert text.count("★") == 3, "two rows and the count"
+
+
+def run_in_process(
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    events: Sequence[Event],
+    *args: str,
+) -> tuple[int, str]:
+    """The command in this process, its run answered by ``events``; (exit code, stdout)."""
+    runs: list[str] = []
+
+    async def scripted(
+        course: Course, exercise: Exercise, problem: Path, timeout: float
+    ) -> RunReport:
+        runs.append(exercise.key)
+        report = RunReport()
+        for event in events:
+            report.add(event)
+        return report
+
+    monkeypatch.setattr(cli, "run_report", scripted)
+    monkeypatch.setenv("COLUMNS", "80")
+    with pytest.raises(SystemExit) as ended:
+        cli.main(list(args))
+    code = ended.value.code
+    assert isinstance(code, int)
+    out = capsys.readouterr().out
+    if events:
+        assert runs, "the command ran the exercise"
+    return code, out
+
+
+def differs() -> list[Event]:
+    return [
+        TestOutcome(run_id=1, name="test_shapes"),
+        RunFinished(run_id=1, verdict=Verdict.DIFFERS, passed=1, total=1),
+        unscaled(),
+    ]
+
+
+def test_explain_works_through_the_example(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    ws = str(tmp_path / "ws")
+    code, out = run_in_process(monkeypatch, capsys, differs(), "explain", "2", "--workspace", ws)
+    assert code == 1
+    assert "SimpleAttention(n_embd=2)(x)" in out
+    assert "scaled: scores / sqrt(d)  ← first difference" in out or "<- first difference" in out
+    assert "(no such step in your code)" in out
+    assert all(len(line) <= 80 for line in out.splitlines())
+
+
+def test_explain_says_in_one_line_why_there_is_nothing_to_explain(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    ws = str(tmp_path / "ws")
+    passed = [RunFinished(run_id=1, verdict=Verdict.PASSED, passed=1, total=1)]
+    code, out = run_in_process(monkeypatch, capsys, passed, "explain", "2", "--workspace", ws)
+    assert code == 0
+    assert out.count("\n") == 1
+    assert out.strip().endswith(f": {AGREE}")
+    failed = [
+        TestOutcome(run_id=1, name="test_shapes", outcome=Outcome.FAILED, message="wrong"),
+        RunFinished(run_id=1, verdict=Verdict.FAILED, failed=1, total=1),
+    ]
+    code, out = run_in_process(monkeypatch, capsys, failed, "explain", "2", "--workspace", ws)
+    assert code == 1
+    assert out.count("\n") == 1
+    assert "0 of 1 tests pass" in out
+
+
+def test_explain_without_a_reference_says_so_without_running(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    pack = tmp_path / "pack"
+    shutil.copytree(WILD_PACK / "01-plain-import", pack / "01-plain-import")
+    (pack / "01-plain-import" / "solution.py").unlink()
+    args = ("explain", "1", "--exercises", str(pack), "--workspace", str(tmp_path / "ws"))
+    code, out = run_in_process(monkeypatch, capsys, [], *args)
+    assert code == 0
+    assert out.strip().endswith(NO_REFERENCE)
+
+
+def test_check_json_carries_the_example(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    ws = str(tmp_path / "ws")
+    code, out = run_in_process(
+        monkeypatch, capsys, differs(), "check", "2", "--json", "--workspace", ws
+    )
+    assert code == 1
+    data = json.loads(out)
+    assert data["verdict"] == "differs from the reference"
+    example = data["example"]
+    assert example["call"] == "SimpleAttention(n_embd=2)(x)"
+    assert example["first_difference"] == "scaled"
+    assert [stage["name"] for stage in example["stages"]] == list(STAGES)
+    assert example["stages"][1]["learner"] is None
+    assert example["inputs"][0]["numbers"]["shape"] == [1, 2, 2]
+    # Strict JSON, which has no infinities nor NaN: they are written as words.
+    assert example["stages"][2]["learner"]["values"] == [[[1.0, "-inf"], [0.0, 1.0]]]
+    assert example["stages"][4]["learner"]["values"] == [[[1.0, 0.0], [0.27, "nan"]]]
+    json.loads(out, parse_constant=lambda name: pytest.fail(f"{name} is not JSON"))
+    passed = [RunFinished(run_id=1, verdict=Verdict.PASSED, passed=1, total=1)]
+    code, out = run_in_process(
+        monkeypatch, capsys, passed, "check", "2", "--json", "--workspace", ws
+    )
+    assert (code, json.loads(out)["example"]) == (0, None)

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.builders import unscaled
 from tests.scripted import ScriptedRunner
 from tutor import cli
 from tutor.core.catalog import Exercise
@@ -31,6 +32,7 @@ from tutor.core.protocol import (
 from tutor.session import (
     DEBOUNCE,
     WATCH_CHECK,
+    ExampleArrived,
     Notification,
     ProgressChanged,
     RunJudged,
@@ -243,6 +245,34 @@ def test_a_diagnosis_makes_its_hint_the_next_one(tmp_path: Path) -> None:
         following = h.session.next_hint()
         assert following is not None
         assert (following.hint.id, following.fit) == ("softmax-axis", Fit.FAILURE)
+
+    run(scenario)
+
+
+def test_the_latest_runs_example_is_kept_until_the_next_run(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        def script(source: str) -> list[Event]:
+            if "fixed" in source:
+                return verdict_script(Verdict.PASSED)(source)
+            events = verdict_script(Verdict.DIFFERS)(source)
+            return [*events, unscaled()]
+
+        h = Harness(tmp_path, ScriptedRunner(script))
+        await h.runner.start()
+        h.session.run(h.basics)
+        await h.settle()
+        arrived = [u for u in h.updates if isinstance(u, ExampleArrived)]
+        assert [(u.exercise.key, u.example.call) for u in arrived] == [
+            (h.basics.key, unscaled().call)
+        ]
+        # The verdict is drawn first; the example follows it, as the picture does.
+        assert h.updates.index(h.judged()[0]) < h.updates.index(arrived[0])
+        assert h.session.example() == unscaled()
+        assert h.course.progress.of(h.basics.key).solved is False
+        h.write("fixed")
+        h.session.run(h.basics)
+        await h.settle()
+        assert h.session.example() is None  # the passing run sent none
 
     run(scenario)
 

@@ -9,12 +9,14 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import math
 import os
 import shutil
 import sys
 from collections.abc import Sequence
 from dataclasses import asdict
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from tutor.core import fingerprint
 from tutor.core.catalog import Exercise
@@ -25,6 +27,11 @@ from tutor.core.report import RunReport
 from tutor.core.words import wrap_block
 from tutor.core.workspace import ENV_VAR, WorkspaceError
 from tutor.runner import Runner
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from tutor.core.heatmap import Style
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
@@ -114,6 +121,16 @@ def parser() -> argparse.ArgumentParser:
         "exercise", nargs="?", metavar="EX", help="number or name (default: current)"
     )
     check.add_argument("--json", action="store_true")
+    explain = commands.add_parser(
+        "explain",
+        parents=[common],
+        help="run an exercise and work through the smallest input where yours and the "
+        "reference differ",
+    )
+    explain.add_argument(
+        "exercise", nargs="?", metavar="EX", help="number or name (default: current)"
+    )
+    explain.add_argument("--ascii", action="store_true", help="ASCII only")
     hint = commands.add_parser("hint", parents=[common], help="show the next hint")
     hint.add_argument("exercise", metavar="EX")
     hint.add_argument("--all", action="store_true", help="every hint of the exercise")
@@ -223,6 +240,8 @@ def dispatch(args: argparse.Namespace) -> int:
             return check(course, args.exercise, timeout=args.timeout, as_json=args.json)
         case "show":
             return show_picture(course, args)
+        case "explain":
+            return explain_example(course, args)
         case "hint":
             return show_hint(course, args.exercise, show_all=args.all)
         case "reset":
@@ -317,6 +336,7 @@ def check(course: Course, key: str | None, *, timeout: float, as_json: bool) -> 
                     "tests": [asdict(o) for o in report.outcomes],
                     "errors": [asdict(e) for e in report.errors],
                     "finished": asdict(finished),
+                    "example": strict_json(asdict(report.example)) if report.example else None,
                 },
                 indent=2,
             )
@@ -324,6 +344,18 @@ def check(course: Course, key: str | None, *, timeout: float, as_json: bool) -> 
     else:
         print_report(course, exercise, report)
     return EXIT_OK if report.passed else EXIT_FAILED
+
+
+def strict_json(value: object) -> object:
+    """``value`` with every infinity and NaN written as the string "inf", "-inf" or "nan":
+    JSON has no such numbers, and strict readers (jq, browsers) refuse Python's spelling."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return "nan" if math.isnan(value) else ("inf" if value > 0 else "-inf")
+    if isinstance(value, list):
+        return [strict_json(item) for item in value]
+    if isinstance(value, dict):
+        return {key: strict_json(item) for key, item in value.items()}
+    return value
 
 
 async def run_report(
@@ -373,11 +405,19 @@ def print_report(course: Course, exercise: Exercise, report: RunReport) -> None:
         print(f"\na hint fits {upcoming.fit.value}: attn-tutor hint {exercise.number}")
 
 
+def terminal_style(console: Console, *, ascii: bool, numbers: bool = False) -> Style:
+    """How to draw for this terminal: Unicode only on UTF-8 output, colour only when the
+    console has some."""
+    from tutor.core.heatmap import Style
+
+    unicode = not ascii and (sys.stdout.encoding or "").lower().replace("-", "") == "utf8"
+    return Style(unicode=unicode, color=console.color_system is not None, numbers=numbers)
+
+
 def show_picture(course: Course, args: argparse.Namespace) -> int:
     """Run the exercise once and print its attention picture."""
     from rich.console import Console
 
-    from tutor.core.heatmap import Style
     from tutor.core.picture import heads, picture
 
     exercise = find(course, args.exercise)
@@ -395,8 +435,7 @@ def show_picture(course: Course, args: argparse.Namespace) -> int:
     all_heads = args.head == "all"
     if not all_heads and not 1 <= args.head <= heads(probe):
         raise UsageError(f"--head should be between 1 and {heads(probe)}, or all")
-    unicode = not args.ascii and (sys.stdout.encoding or "").lower().replace("-", "") == "utf8"
-    style = Style(unicode=unicode, color=console.color_system is not None, numbers=args.numbers)
+    style = terminal_style(console, ascii=args.ascii, numbers=args.numbers)
     console.print(f"{exercise.label}  ({report.headline()})", markup=False)
     text = picture(
         probe,
@@ -408,6 +447,31 @@ def show_picture(course: Course, args: argparse.Namespace) -> int:
     )
     console.print(text)
     return EXIT_OK
+
+
+def explain_example(course: Course, args: argparse.Namespace) -> int:
+    """Run the exercise once and work through its example; exit as ``check`` does (0 when
+    the run passed, so there is nothing to explain), and 0 without a run when the exercise
+    has no reference to compare with."""
+    from rich.console import Console
+
+    from tutor.core.explain import explain, missing
+
+    exercise = find(course, args.exercise)
+    if exercise.solution is None:
+        print(f"{exercise.label}: {missing(None, has_reference=False)}")
+        return EXIT_OK
+    report = asyncio.run(run_report(course, exercise, course.problem(exercise), args.timeout))
+    example = report.example
+    if example is None:
+        print(f"{exercise.label}: {missing(report, has_reference=True)}")
+        return EXIT_OK if report.passed else EXIT_FAILED
+    width = shutil.get_terminal_size((80, 24)).columns
+    console = Console(highlight=False, soft_wrap=False, width=width)
+    style = terminal_style(console, ascii=args.ascii)
+    console.print(f"{exercise.label}  ({report.headline()})", markup=False)
+    console.print(explain(example, width=width, style=style))
+    return EXIT_FAILED
 
 
 OUTCOME_MARKS = {Outcome.PASSED: "PASS", Outcome.FAILED: "FAIL", Outcome.SKIPPED: "SKIP"}

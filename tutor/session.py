@@ -24,7 +24,7 @@ from tutor.core.catalog import Exercise
 from tutor.core.course import Course
 from tutor.core.files import read_plain_file
 from tutor.core.hints import NextHint
-from tutor.core.protocol import ProbeResult, RunFinished
+from tutor.core.protocol import Example, ProbeResult, RunFinished
 from tutor.core.report import RunReport
 from tutor.runner import Runner
 from tutor.watcher import Watcher
@@ -115,6 +115,14 @@ class PictureArrived:
 
 
 @dataclass(frozen=True)
+class ExampleArrived:
+    """The smallest input where the learner's code and the reference differ came in."""
+
+    exercise: Exercise
+    example: Example
+
+
+@dataclass(frozen=True)
 class HintRevealed:
     exercise: Exercise
     next: NextHint
@@ -142,6 +150,7 @@ Update = (
     | RunProgressed
     | RunJudged
     | PictureArrived
+    | ExampleArrived
     | HintRevealed
     | ProgressChanged
     | StatusChanged
@@ -184,6 +193,7 @@ class Session:
         self.exercise: Exercise = first
         self.reports: dict[str, RunReport] = {}
         self.pictures: dict[str, ProbeResult] = {}
+        self.examples: dict[str, Example] = {}  # each exercise's latest run's, if it sent one
         self.ran: dict[str, str | None] = {}  # content hash of each file's latest run
         self.settling: dict[str, Handle] = {}
         self.queued: list[str] = []  # other exercises saved while one was running
@@ -227,6 +237,10 @@ class Session:
 
     def picture(self, exercise: Exercise | None = None) -> ProbeResult | None:
         return self.pictures.get((exercise or self.exercise).key)
+
+    def example(self, exercise: Exercise | None = None) -> Example | None:
+        """The worked example of the exercise's latest run; None when that run sent none."""
+        return self.examples.get((exercise or self.exercise).key)
 
     def next_hint(self) -> NextHint | None:
         return self.course.next_hint(self.exercise)
@@ -370,6 +384,8 @@ class Session:
         """One run of the exercise's tests, its updates sent as its events arrive."""
         report = RunReport()
         self.reports[exercise.key] = report
+        # An example is about the file it was worked out on: a new run's file may differ.
+        self.examples.pop(exercise.key, None)
         self.running = exercise.key
         self.emit(RunProgressed(exercise, report, trigger))
         self.emit(StatusChanged())
@@ -388,6 +404,9 @@ class Session:
                     self.emit(PictureArrived(exercise, event))
                     if event.diagnosis_hint and report.finished is not None:
                         self.note_diagnosis(exercise, report, event.diagnosis_hint)
+                elif isinstance(event, Example):
+                    self.examples[exercise.key] = event
+                    self.emit(ExampleArrived(exercise, event))
                 else:
                     self.emit(RunProgressed(exercise, report, trigger))
         finally:

@@ -509,12 +509,15 @@ def _number(v: float) -> str:
     return "<-9"
 
 
-def _sum_text(total: float) -> str:
-    if math.isnan(total):
+def number_text(value: float) -> str:
+    """A number to two decimals, as a learner reads it: "0.25", "-inf", "nan", "1e+03"."""
+    if math.isnan(value):
         return "nan"
-    if math.isinf(total):
-        return "inf" if total > 0 else "-inf"
-    return f"{total:.2f}" if abs(total) < 100 else f"{total:.0e}"
+    if math.isinf(value):
+        return "inf" if value > 0 else "-inf"
+    if abs(value) < ZERO:
+        return "0.00"  # never "-0.00"
+    return f"{value:.2f}" if abs(value) < 100 else f"{value:.0e}"
 
 
 def _more(count: int, pen: _Pen) -> str:
@@ -526,7 +529,7 @@ def _row_end_width(learner: Matrix, check: _Check | None, pen: _Pen) -> int:
     if check is None:
         return 0
     flags = [
-        1 + cell_len(pen.glyphs.row_sum + _sum_text(total))
+        1 + cell_len(pen.glyphs.row_sum + number_text(total))
         for row, total in check.bad_rows.items()
         if row < MAX_ROWS
     ]
@@ -621,7 +624,7 @@ def _block(m: Matrix, title: str, keys: int, pen: _Pen, check: _Check | None) ->
                 _cell(line, v, mark, pen)
         line.add(g.bar, pen.dim)
         if check is not None and i in check.bad_rows:
-            line.add(" " + g.row_sum + _sum_text(check.bad_rows[i]), pen.row_sum)
+            line.add(" " + g.row_sum + number_text(check.bad_rows[i]), pen.row_sum)
         lines.append(line)
     if len(m.rows) > rows:
         lines.append(_Line(f"{_more(len(m.rows) - rows, pen)} rows", pen.dim))

@@ -211,8 +211,8 @@ def trace(probe: ProbeResult, *, width: int, style: Style) -> Text:
         reference_width = max([len("reference"), *(len(row[2]) for row in table)])
         gutter = 1
     # Names give way first (to the shapes and to the shortest arrow), down to a readable stub.
-    arrow = 1 + cell_len(_arrow(style)) if any(row[3] for row in table) else 0
-    room = width - yours_width - reference_width - 2 * gutter - arrow
+    arrow_width = 1 + cell_len(arrow(style)) if any(row[3] for row in table) else 0
+    room = width - yours_width - reference_width - 2 * gutter - arrow_width
     name_width = max(8, min(name_width, room))
     cut = "…" if style.unicode else "~"
 
@@ -238,14 +238,15 @@ def trace(probe: ProbeResult, *, width: int, style: Style) -> Text:
     return lines
 
 
-def _arrow(style: Style) -> str:
+def arrow(style: Style) -> str:
+    """The arrow that points at a first difference."""
     return "←" if style.unicode else "<-"
 
 
 def _marked(line: str, width: int, style: Style) -> str:
     """``line`` with the longest "first difference" arrow that fits beside it."""
     for words in (" first difference", " differs", ""):
-        marked = f"{line} {_arrow(style)}{words}"
+        marked = f"{line} {arrow(style)}{words}"
         if cell_len(marked) <= width:
             break
     return marked

@@ -67,7 +67,15 @@ ACTIONS: tuple[Action, ...] = (
         footer=False,
     ),
     Action("solution", "s", "Solution", "Show solution", "The reference solution", footer=False),
-    Action("edit", "e", "Edit", "Edit in $EDITOR", "Open your file in your editor", footer=False),
+    Action(
+        "explain",
+        "e",
+        "Explain",
+        "Explain the difference",
+        "The smallest input where yours and the reference differ, step by step",
+        footer=False,
+    ),
+    Action("edit", "o", "Edit", "Edit in $EDITOR", "Open your file in your editor", footer=False),
     Action("quit", "q", "Quit", "Quit", "Save and leave", palette=False),
 )
 

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from textual import on
 from textual.app import App, SystemCommand
+from textual.content import Content
 from textual.driver import Driver
 from textual.drivers.linux_driver import LinuxDriver
 from textual.screen import Screen
@@ -22,6 +23,8 @@ from textual.widgets import OptionList
 
 from tutor.core.catalog import Exercise
 from tutor.core.course import Course
+from tutor.core.explain import explain, missing
+from tutor.core.heatmap import Style
 from tutor.core.workspace import Claim
 from tutor.runner import Runner
 from tutor.session import Notification, RunJudged, Session, Update
@@ -247,6 +250,18 @@ class TutorApp(App[int]):
             return
         body = render_details(report, "problem.py", min(100, self.size.width) - 6)
         self.push_screen(TextView(f"Every test: {self.exercise.label}", body, "Esc closes"))
+
+    def action_explain(self) -> None:
+        exercise = self.exercise
+        example = self.session.example()
+        if example is None:
+            why = missing(self.session.report(), has_reference=exercise.solution is not None)
+            self.notify(why[:1].upper() + why[1:] + ".", markup=False)
+            return
+        width = min(100, self.size.width) - 6
+        text = explain(example, width=width, style=Style(color=not self.no_color))
+        title = f"Where yours and the reference differ: {exercise.label}"
+        self.push_screen(TextView(title, Content.from_rich_text(text), "Esc closes"))
 
     def action_run(self) -> None:
         if not self.session.run_now():

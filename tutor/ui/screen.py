@@ -15,6 +15,7 @@ from textual.widgets import Footer, Header, Markdown, ProgressBar, Static
 from tutor.core.catalog import Exercise
 from tutor.core.words import cut_at_word, printable
 from tutor.session import (
+    ExampleArrived,
     ExerciseOpened,
     HintRevealed,
     Phase,
@@ -182,6 +183,8 @@ class MainScreen(Screen[int]):
             case PictureArrived(exercise=exercise) if exercise.key == current.key:
                 self.show_picture()
                 self.show_hints()  # a diagnosis may point to a hint
+            case ExampleArrived(exercise=exercise) if exercise.key == current.key:
+                self.show_results()  # the results point at the key that shows it
             case HintRevealed():
                 self.show_hints()
             case ProgressChanged():

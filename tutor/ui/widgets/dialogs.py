@@ -62,11 +62,12 @@ class SolutionView(ModalScreen[None]):
 
 
 class TextView(ModalScreen[None]):
-    """A text read whole, scrolled from its top: a hint, or every test of a run."""
+    """A text read whole, scrolled from its top: a hint, every test of a run, or the worked
+    example; the key that opened it closes it."""
 
     BINDINGS = [
         Binding("escape,q,enter", "dismiss", "Close"),
-        Binding("h", "dismiss", "Close", show=False),
+        Binding("h,e", "dismiss", "Close", show=False),
     ]
     DEFAULT_CSS = """
     TextView {

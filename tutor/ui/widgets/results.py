@@ -10,6 +10,7 @@ from tutor.core.protocol import Outcome, TestOutcome, Verdict
 from tutor.core.report import RunReport
 from tutor.core.words import wrap_block
 
+EXPLAIN_KEY = "e: the smallest input where yours and the reference differ"
 OUTPUT_LINES = 3  # lines of printed output under a run that ended without a test failing
 DETAILS_OUTPUT_LINES = 40
 
@@ -44,6 +45,8 @@ def render_summary(report: RunReport, file_label: str, width: int) -> Content:
     finished = report.finished
     if finished is not None and finished.verdict.advice:
         parts.append(Content.styled(finished.verdict.advice, "italic"))
+    if report.example is not None:
+        parts.append(Content.styled(EXPLAIN_KEY, "bold $text-warning"))
     for note in report.notices:
         parts.append(Content.styled(f"note: {note}", "$text-warning"))
     for error in report.errors:
