@@ -207,22 +207,53 @@ def imported_modules(folder: Path) -> frozenset[str]:
     """Which of problem and solution the folder's test files import, read with ``ast``
     (never imported); ``RELATIVE`` when one is imported relatively."""
     found: set[str] = set()
-    wanted = {LEARNER, REFERENCE}
     for path in sorted(folder.glob("test_*.py")) + sorted(folder.glob("*_test.py")):
-        try:
-            tree = ast.parse(path.read_bytes())
-        except (OSError, SyntaxError, ValueError):
-            continue  # pytest will say what is wrong with it
-        for node in ast.walk(tree):
-            if isinstance(node, ast.Import):
-                found.update(a.name.split(".")[0] for a in node.names)
-            elif isinstance(node, ast.ImportFrom):
-                names = [node.module] if node.module else [a.name for a in node.names]
-                top = {n.split(".")[0] for n in names}
-                found.update(top)
-                if node.level and top & wanted:
-                    found.add(RELATIVE)
-    return frozenset(found & (wanted | {RELATIVE}))
+        found |= file_imports(path)
+    return frozenset(found)
+
+
+# What each test file imports, by path and stat: the worker fills it before it forks a run
+# (``remember_imports``), so a run reads it instead of parsing the tests again.
+PARSED: dict[tuple[str, int, int, int], frozenset[str]] = {}
+PARSED_LIMIT = 4096
+
+
+def file_imports(path: Path) -> frozenset[str]:
+    """What one test file imports of problem and solution (and ``RELATIVE``)."""
+    try:
+        stat = path.stat()
+    except OSError:
+        return frozenset()
+    key = (str(path), stat.st_ino, stat.st_mtime_ns, stat.st_size)
+    known = PARSED.get(key)
+    if known is not None:
+        return known
+    try:
+        tree = ast.parse(path.read_bytes())
+    except (OSError, SyntaxError, ValueError):
+        return frozenset()  # pytest will say what is wrong with it
+    wanted = {LEARNER, REFERENCE}
+    found: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found.update(alias.name.split(".")[0] for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            names = [node.module] if node.module else [alias.name for alias in node.names]
+            top = {name.split(".")[0] for name in names}
+            found.update(top)
+            if node.level and top & wanted:
+                found.add(RELATIVE)
+    result = frozenset(found & (wanted | {RELATIVE}))
+    if len(PARSED) >= PARSED_LIMIT:
+        PARSED.clear()
+    PARSED[key] = result
+    return result
+
+
+def remember_imports(exercise_dir: Path) -> None:
+    """Parse the exercise's tests in the worker, once, for every run it forks."""
+    with contextlib.suppress(OSError):
+        imported_modules(exercise_dir.absolute())
 
 
 @dataclass(frozen=True)

@@ -45,7 +45,7 @@ from tutor.core.protocol import (
     decode_request,
     encode,
 )
-from tutor.worker.child import EXIT_CHANNEL_LOST, OUTPUT_FILE, run_child
+from tutor.worker.child import EXIT_CHANNEL_LOST, OUTPUT_FILE, remember_imports, run_child
 from tutor.worker.scratch import new_run_folder, scratch_root, sweep
 from tutor.worker.warm import warm_up
 
@@ -157,6 +157,7 @@ class Worker:
         workdir = new_run_folder(self.scratch)
         read_end, write_end = os.pipe()
         if self.use_fork:
+            remember_imports(Path(request.exercise_dir))
             pid = os.fork()
             if pid == 0:
                 os.close(read_end)
