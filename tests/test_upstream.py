@@ -25,8 +25,9 @@ from tutor.core.catalog import (
     load,
     read_exercise,
 )
-from tutor.core.protocol import Verdict
+from tutor.core.protocol import RunFinished, RunRequest, Verdict
 from tutor.worker.child import Layout, imported_modules, lay_out, learner_names, plan
+from tutor.worker.server import memory_advice
 
 UPSTREAM = TESTS / "packs" / "upstream"
 LINKED = ["01-softmax", "02-attention", "03-block"]  # the exercises that reach each other
@@ -317,3 +318,15 @@ def test_a_bad_pack_toml_costs_only_its_limits(tmp_path: Path, toml: str, expect
     assert problem.path == tmp_path / "pack.toml"
     assert expected in problem.message
     assert "the defaults apply" in problem.message
+
+
+def test_out_of_memory_names_the_memory_setting() -> None:
+    request = RunRequest(run_id=1, memory_mb=512, memory_setting="memory in 07-x/exercise.toml")
+    oom = RunFinished(run_id=1, verdict=Verdict.OUT_OF_MEMORY, message="a test ran out of memory")
+    advised = memory_advice(request, oom)
+    assert advised.message == (
+        "a test ran out of memory; the limit is 512 MB: if the exercise needs more, "
+        "raise memory in 07-x/exercise.toml"
+    )
+    failed = RunFinished(run_id=1, verdict=Verdict.FAILED)
+    assert memory_advice(request, failed) is failed

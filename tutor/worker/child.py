@@ -180,8 +180,9 @@ def lay_out(layout: Layout, problem: bytes) -> Path:
     """
     exercise_dir, folder = layout.exercise_dir, layout.folder
     folder.parent.mkdir()
+    taken = {exercise_dir.name, folder.name, *NOT_LAID_OUT}
     for entry in exercise_dir.parent.iterdir():
-        if entry.name != exercise_dir.name and entry.name not in NOT_LAID_OUT:
+        if entry.name not in taken:
             (folder.parent / entry.name).symlink_to(entry)
     folder.mkdir()
     if folder.name != exercise_dir.name:
