@@ -204,6 +204,11 @@ def lay_out(layout: Layout, problem: bytes) -> Path:
     return folder
 
 
+def conftest_limit(folder: Path) -> Path:
+    """The highest folder whose conftest.py the tests get: the pack's, if it has one."""
+    return folder.parent if (folder.parent / "conftest.py").exists() else folder
+
+
 def imported_modules(folder: Path) -> frozenset[str]:
     """Which of problem and solution the folder's test files import, read with ``ast``
     (never imported); ``RELATIVE`` when one is imported relatively."""
@@ -543,8 +548,11 @@ def run(
     reporter = EventReporter(emit, frozenset({str(learner)}))
     args = [
         str(folder),
-        f"--rootdir={workdir}",
-        f"-c={workdir / 'pytest.ini'}",
+        f"--rootdir={folder}",
+        f"-c={workdir / INI_FILE}",
+        # As ``cd NN && pytest`` finds conftest files: the exercise's own, and the pack's
+        # when it has one; pytest then reads no other folder of the pack.
+        f"--confcutdir={conftest_limit(folder)}",
         "-p",
         "no:cacheprovider",
         "-p",
