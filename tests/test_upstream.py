@@ -330,3 +330,24 @@ def test_out_of_memory_names_the_memory_setting() -> None:
     )
     failed = RunFinished(run_id=1, verdict=Verdict.FAILED)
     assert memory_advice(request, failed) is failed
+
+
+@pytest.mark.slow
+def test_the_exercises_and_the_packs_conftest_give_their_fixtures(
+    live_runner: LiveRunner, tmp_path: Path
+) -> None:
+    pack = tmp_path / "pack"
+    folder = simple_pack(pack, None, None)
+    (folder / "conftest.py").write_text(
+        "import pytest\n\n\n@pytest.fixture\ndef answer():\n    return 42\n"
+    )
+    (pack / "conftest.py").write_text(
+        "import pytest\n\n\n@pytest.fixture\ndef greeting():\n    return 'hi'\n"
+    )
+    (folder / "test_one.py").write_text(
+        "from problem import x\n\n\ndef test_one(answer, greeting):\n"
+        "    assert (x, answer, greeting) == (1, 42, 'hi')\n"
+    )
+    report = live_runner.run(folder, folder / "problem.py")
+    assert report.finished is not None
+    assert report.finished.verdict is Verdict.PASSED, (report.headline(), report.errors)
