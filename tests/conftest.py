@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tutor.core.catalog import builtin_pack
-from tutor.core.protocol import MutantSpec
+from tutor.core.catalog import Exercise, builtin_pack
 from tutor.core.report import RunReport
-from tutor.runner import Runner
+from tutor.runner import Runner, exercise_at
 
 TESTS = Path(__file__).parent
 WILD_PACK = TESTS / "packs" / "wild"
@@ -31,17 +30,20 @@ def isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 class LiveRunner:
     """A Runner and the event loop it lives on, shared by the tests of one module."""
 
-    def __init__(self, timeout: float) -> None:
+    def __init__(self, timeout: float | None) -> None:
+        """``timeout`` None: each exercise's own limit, as the pack sets it."""
         self.loop = asyncio.new_event_loop()
         self.runner = Runner(timeout=timeout)
         self.loop.run_until_complete(self.runner.start())
 
-    def run(
-        self, exercise_dir: Path, problem: Path, mutants: Sequence[MutantSpec] = ()
-    ) -> RunReport:
+    def run(self, exercise: Exercise | Path, problem: Path) -> RunReport:
+        """One run; an exercise folder is read first, with its pack's limits."""
+        if isinstance(exercise, Path):
+            exercise = exercise_at(exercise)
+
         async def collect() -> RunReport:
             report = RunReport()
-            async for event in self.runner.run(exercise_dir, problem, mutants):
+            async for event in self.runner.run(exercise, problem):
                 report.add(event)
             return report
 

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncGenerator, Callable, Sequence
+from collections.abc import AsyncGenerator, Callable
 from pathlib import Path
 
+from tutor.core.catalog import Exercise
 from tutor.core.protocol import (
     CollectionError,
     Event,
@@ -83,12 +84,10 @@ class ScriptedRunner(Runner):
     async def start(self) -> None:
         self.ready.set()
 
-    async def run(
-        self, exercise_dir: Path, problem: Path, mutants: Sequence[MutantSpec] = ()
-    ) -> AsyncGenerator[Event, None]:
+    async def run(self, exercise: Exercise, problem: Path) -> AsyncGenerator[Event, None]:
         source = problem.read_text() if problem.is_file() else ""
         self.started.append(source)
-        self.mutants.append(tuple(mutants))
+        self.mutants.append(exercise.mutant_specs)
         finished = False
         try:
             for event in self.script(source):

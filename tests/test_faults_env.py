@@ -135,7 +135,8 @@ def test_a_worker_killed_mid_run_is_reported_and_replaced(live: LiveApp) -> None
         await live.until(lambda: live.app.session.running is not None, LIMIT)
         await asyncio.sleep(0.3)
         family.extend(worker.children(recursive=True))
-        folders.extend(Path(p.cwd()).parent for p in family)
+        # A run works in run-…/<pack>/<exercise>/.
+        folders.extend(Path(p.cwd()).parent.parent for p in family)
         worker.send_signal(signal.SIGKILL)
 
     task = live.loop.create_task(kill_when_running())

@@ -28,6 +28,7 @@ from tutor.core.catalog import builtin_pack
 from tutor.core.fingerprint import REGENERATE, Integrity, Manifest, record_path, stale_manifest
 from tutor.core.protocol import Verdict
 from tutor.core.workspace import STATE_DIR
+from tutor.runner import exercise_at
 
 pytestmark = pytest.mark.fault
 
@@ -61,8 +62,8 @@ def learner_file(tmp_path: Path, source: str) -> Path:
 def test_a_test_file_rewritten_by_learner_code_stops_the_next_run(
     tmp_path: Path, live_runner: LiveRunner
 ) -> None:
-    exercise = copied_basics(tmp_path)
-    tests = exercise / TESTS
+    exercise = exercise_at(copied_basics(tmp_path))  # read once, as the tutor does
+    tests = exercise.path / TESTS
     original = tests.read_bytes()
 
     first = live_runner.run(exercise, learner_file(tmp_path, rewriting(tests)))

@@ -12,7 +12,7 @@ import pytest
 
 from tests.conftest import BASICS, WILD_PACK, LiveRunner
 from tutor.core.protocol import RunFinished, Verdict
-from tutor.runner import Runner
+from tutor.runner import Runner, exercise_at
 
 pytestmark = pytest.mark.slow
 
@@ -277,7 +277,7 @@ def test_a_worker_that_dies_while_starting_is_said_at_once(tmp_path: Path) -> No
         runner = Runner(log=tmp_path / "worker.log")
         runner.worker = ("-c", "raise SystemExit(3)")
         try:
-            events = [e async for e in runner.run(BASICS, BASICS / "solution.py")]
+            events = [e async for e in runner.run(exercise_at(BASICS), BASICS / "solution.py")]
         finally:
             await runner.close()
         assert isinstance(events[-1], RunFinished)
@@ -313,7 +313,7 @@ def test_modules_planted_where_python_looks_first_are_never_imported(
     async def scenario() -> RunFinished:
         runner = Runner()
         try:
-            events = [e async for e in runner.run(BASICS, BASICS / "solution.py")]
+            events = [e async for e in runner.run(exercise_at(BASICS), BASICS / "solution.py")]
         finally:
             await runner.close()
         finished = [e for e in events if isinstance(e, RunFinished)]

@@ -44,7 +44,7 @@ def test_a_mistake_reads_whole_at_80x24(
     live_runner: LiveRunner, tmp_path: Path, exercise: Exercise
 ) -> None:
     mutant = exercise.mutants[0]
-    report = live_runner.run(exercise.path, mutant.path, exercise.mutant_specs)
+    report = live_runner.run(exercise.path, mutant.path)
     assert not report.passed, f"{mutant.path.name} should fail"
     recorded = replay(report)
     workspace = tmp_path / "ws"

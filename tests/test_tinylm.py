@@ -218,7 +218,7 @@ MODEL_TESTS = {
 def test_the_solution_runs_the_trained_model_in_the_worker(live_runner: LiveRunner) -> None:
     exercise = read_exercise(EXERCISE)
     assert isinstance(exercise, Exercise)
-    report = live_runner.run(EXERCISE, EXERCISE / "solution.py", exercise.mutant_specs)
+    report = live_runner.run(EXERCISE, EXERCISE / "solution.py")
     assert report.passed, report.headline()
     assert {o.name for o in report.outcomes if o.outcome is Outcome.PASSED} >= MODEL_TESTS
     probe = report.probe
@@ -234,7 +234,7 @@ def test_every_mutant_breaks_the_trained_model(live_runner: LiveRunner, name: st
     """Each mistake fails the model's own tests, not only the tests on random weights."""
     exercise = read_exercise(EXERCISE)
     assert isinstance(exercise, Exercise)
-    report = live_runner.run(EXERCISE, EXERCISE / "mutants" / name, exercise.mutant_specs)
+    report = live_runner.run(EXERCISE, EXERCISE / "mutants" / name)
     assert not report.passed
     failed = {o.name for o in report.outcomes if o.outcome is Outcome.FAILED}
     assert failed >= MODEL_TESTS, failed

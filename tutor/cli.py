@@ -91,9 +91,9 @@ def add_common_options(parser: argparse.ArgumentParser, *, before_command: bool)
     parser.add_argument(
         "--timeout",
         type=float,
-        default=default(10.0),
+        default=default(None),
         metavar="S",
-        help="time limit per run (default 10)",
+        help="time limit per run (default: the pack's timeout, else 10)",
     )
 
 
@@ -202,7 +202,7 @@ def terminal_problem() -> str:
 
 
 def dispatch(args: argparse.Namespace) -> int:
-    if args.timeout <= 0:
+    if args.timeout is not None and args.timeout <= 0:
         raise UsageError("--timeout must be a positive number of seconds")
     if args.command == "verify":
         from tutor.verify import verify_pack
@@ -313,7 +313,7 @@ def list_exercises(course: Course, *, as_json: bool) -> int:
     return EXIT_OK
 
 
-def check(course: Course, key: str | None, *, timeout: float, as_json: bool) -> int:
+def check(course: Course, key: str | None, *, timeout: float | None, as_json: bool) -> int:
     exercise = find(course, key)
     problem = course.problem(exercise)
     report = asyncio.run(run_report(course, exercise, problem, timeout))
@@ -359,12 +359,12 @@ def strict_json(value: object) -> object:
 
 
 async def run_report(
-    course: Course, exercise: Exercise, problem: Path, timeout: float
+    course: Course, exercise: Exercise, problem: Path, timeout: float | None
 ) -> RunReport:
     runner = Runner(timeout=timeout, pack=course.catalog.root, record=course.pack_record)
     report = RunReport()
     try:
-        async for event in runner.run(exercise.path, problem, exercise.mutant_specs):
+        async for event in runner.run(exercise, problem):
             report.add(event)
     finally:
         await runner.close()

@@ -15,15 +15,15 @@ import contextlib
 import itertools
 import os
 import sys
-from collections.abc import AsyncGenerator, Sequence
+from collections.abc import AsyncGenerator
 from pathlib import Path
 from typing import IO, Any
 
+from tutor.core.catalog import Exercise, PackProblem, read_exercise, read_pack_limits
 from tutor.core.private import make_folder, open_private
 from tutor.core.protocol import (
     CancelRequest,
     Event,
-    MutantSpec,
     Notice,
     RunClosed,
     RunFinished,
@@ -46,15 +46,16 @@ class Runner:
     def __init__(
         self,
         *,
-        timeout: float = 10.0,
-        memory_mb: int = 2048,
+        timeout: float | None = None,
+        memory_mb: int | None = None,
         log: Path | None = None,
         pack: Path | None = None,
         record: Path | None = None,
     ) -> None:
         """``pack`` is the pack the tutor opened and ``record`` where its workspace keeps the
         pack's fingerprint (``tutor.core.fingerprint``); without them the worker fingerprints
-        each exercise the first time it runs it."""
+        each exercise the first time it runs it. ``timeout`` and ``memory_mb``, when given,
+        are the learner's choice and win over what the pack sets (``Exercise.limits``)."""
         self.timeout = timeout
         self.memory_mb = memory_mb
         self.log = log
@@ -151,13 +152,8 @@ class Runner:
             ready.cancel()
         return self.ready.is_set() and self.running
 
-    async def run(
-        self, exercise_dir: Path, problem: Path, mutants: Sequence[MutantSpec] = ()
-    ) -> AsyncGenerator[Event, None]:
-        """Test ``problem`` against the pristine tests in ``exercise_dir``, event by event.
-
-        ``mutants`` are the exercise's known mistakes, for the picture's diagnosis.
-        """
+    async def run(self, exercise: Exercise, problem: Path) -> AsyncGenerator[Event, None]:
+        """Test ``problem`` against the exercise's pristine tests, event by event."""
         run_id = next(self.ids)
         if not self.running:
             restarting = self.process is not None
@@ -175,13 +171,19 @@ class Runner:
                 run_id=run_id, verdict=Verdict.INTERRUPTED, message=self.why_not_ready()
             )
             return
+        limits = exercise.limits(self.timeout, self.memory_mb)
         request = RunRequest(
             run_id=run_id,
-            exercise_dir=str(exercise_dir),
+            exercise_dir=str(exercise.path),
             problem=str(problem),
-            timeout=self.timeout,
-            memory_mb=self.memory_mb,
-            mutants=tuple(mutants),
+            timeout=limits.timeout,
+            memory_mb=limits.memory_mb,
+            mutants=exercise.mutant_specs,
+            timeout_setting=limits.timeout_setting,
+            memory_setting=limits.memory_setting,
+            entry=exercise.entry or "",
+            differential=exercise.differential,
+            tokens=exercise.tokens,
         )
         queue: asyncio.Queue[Event] = asyncio.Queue()
         self.queues[run_id] = queue
@@ -247,6 +249,18 @@ class Runner:
         self.process = None
 
 
-async def run_once(runner: Runner, exercise_dir: Path, problem: Path) -> list[Event]:
-    """Every event of one run, in order (for tests)."""
-    return [event async for event in runner.run(exercise_dir, problem)]
+async def run_once(runner: Runner, exercise: Exercise | Path, problem: Path) -> list[Event]:
+    """Every event of one run, in order (for tests); an exercise folder is read first."""
+    if isinstance(exercise, Path):
+        exercise = exercise_at(exercise)
+    return [event async for event in runner.run(exercise, problem)]
+
+
+def exercise_at(folder: Path) -> Exercise:
+    """The exercise in ``folder``, read with its pack's limits; ``ValueError`` if it is not
+    a loadable exercise."""
+    problems: list[PackProblem] = []
+    found = read_exercise(folder, read_pack_limits(folder.parent, problems))
+    if isinstance(found, PackProblem):
+        raise ValueError(str(found))
+    return found

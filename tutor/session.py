@@ -389,9 +389,7 @@ class Session:
         self.running = exercise.key
         self.emit(RunProgressed(exercise, report, trigger))
         self.emit(StatusChanged())
-        events = self.runner.run(
-            exercise.path, self.course.problem(exercise), exercise.mutant_specs
-        )
+        events = self.runner.run(exercise, self.course.problem(exercise))
         try:
             async for event in events:
                 report.add(event)

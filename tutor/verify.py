@@ -40,7 +40,7 @@ async def run_file(
 ) -> RunReport:
     report = RunReport()
     async with gate:
-        async for event in runner.run(exercise.path, path):
+        async for event in runner.run(exercise, path):
             report.add(event)
     return report
 
@@ -93,7 +93,7 @@ def load_error(error: CollectionError) -> str:
     return f"{where} could not be loaded ({last.strip()})"
 
 
-async def check_all(exercises: list[Exercise], timeout: float) -> list[ExerciseCheck]:
+async def check_all(exercises: list[Exercise], timeout: float | None) -> list[ExerciseCheck]:
     runner = Runner(timeout=timeout)
     gate = asyncio.Semaphore(PARALLEL_RUNS)
     try:
@@ -102,7 +102,7 @@ async def check_all(exercises: list[Exercise], timeout: float) -> list[ExerciseC
         await runner.close()
 
 
-def verify_pack(pack: Path | None, only: list[str], *, timeout: float) -> int:
+def verify_pack(pack: Path | None, only: list[str], *, timeout: float | None) -> int:
     """Check a pack, print a row per exercise, return the exit code."""
     root = (pack or catalog_module.builtin_pack()).expanduser()
     catalog = catalog_module.load(root)

@@ -4,6 +4,7 @@ A pack is a folder of exercise folders, ordered by their number prefix
 (``02-attention-basics``). An exercise folder holds ``exercise.toml`` (optional),
 ``README.md`` (the lesson), ``problem.py`` (the skeleton), ``test_*.py`` (the
 suite), ``solution.py`` (the reference, optional) and ``mutants/`` (optional).
+A ``pack.toml`` at the pack's root (optional) sets limits for all its exercises.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from __future__ import annotations
 import json
 import re
 import tomllib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TypeVar
 
@@ -27,12 +28,15 @@ SOLUTION_FILE = "solution.py"
 PROBE_FILE = "probe.py"
 LESSON_FILE = "README.md"
 METADATA_FILE = "exercise.toml"
+PACK_FILE = "pack.toml"
 MUTANTS_DIR = "mutants"
 # What a run never copies beside the tests: the learner's file takes the skeleton's place.
 PRISTINE_SKIP = frozenset({PROBLEM_FILE, SOLUTION_FILE, METADATA_FILE, LESSON_FILE})
 # What no run reads: the probe reads the solution and the mutants from the pack itself.
 UNREAD = PRISTINE_SKIP - {SOLUTION_FILE}
 NOT_EXERCISES = frozenset({"__pycache__", MUTANTS_DIR})
+DEFAULT_TIMEOUT = 10.0  # seconds
+DEFAULT_MEMORY_MB = 2048
 
 
 @dataclass(frozen=True)
@@ -61,6 +65,32 @@ class Mutant:
 
 
 @dataclass(frozen=True)
+class Limit:
+    """A limit that a pack file sets, and that file as a learner would name it."""
+
+    value: float
+    file: str  # "pack.toml", "07-heavy/exercise.toml"
+
+
+@dataclass(frozen=True)
+class PackLimits:
+    """The limits a pack's ``pack.toml`` sets for every exercise (``None``: not set)."""
+
+    timeout: Limit | None = None
+    memory: Limit | None = None
+
+
+@dataclass(frozen=True)
+class RunLimits:
+    """What one run may use, and how the learner raises each limit."""
+
+    timeout: float
+    timeout_setting: str
+    memory_mb: int
+    memory_setting: str
+
+
+@dataclass(frozen=True)
 class Exercise:
     """One exercise folder, read and checked."""
 
@@ -74,6 +104,10 @@ class Exercise:
     hints: tuple[Hint, ...] = ()
     mutants: tuple[Mutant, ...] = ()
     probe: dict[str, object] = field(default_factory=dict, hash=False, compare=False)
+    timeout: Limit | None = None  # from exercise.toml, else pack.toml
+    memory: Limit | None = None  # in MB, likewise
+    differential: bool = True  # compare with the reference after the tests
+    tokens: tuple[str, ...] = ()  # the pack's labels for the picture's tokens
 
     def __post_init__(self) -> None:
         # Shown in every view and on the command line: pack text, never terminal control.
@@ -114,6 +148,23 @@ class Exercise:
             MutantSpec(path=str(m.path), misconception=m.misconception, hint=m.hint or "")
             for m in self.mutants
         )
+
+    def limits(self, timeout: float | None = None, memory_mb: int | None = None) -> RunLimits:
+        """The run's limits: what the learner chose on the command line wins, then
+        exercise.toml, then pack.toml, then the defaults."""
+        if timeout is not None:
+            time, time_setting = timeout, "--timeout"
+        elif self.timeout is not None:
+            time, time_setting = self.timeout.value, f"timeout in {self.timeout.file}"
+        else:
+            time, time_setting = DEFAULT_TIMEOUT, f"--timeout (or timeout in {METADATA_FILE})"
+        if memory_mb is not None:
+            memory, memory_setting = memory_mb, "the memory limit"
+        elif self.memory is not None:
+            memory, memory_setting = int(self.memory.value), f"memory in {self.memory.file}"
+        else:
+            memory, memory_setting = DEFAULT_MEMORY_MB, f"memory in {METADATA_FILE}"
+        return RunLimits(time, time_setting, memory, memory_setting)
 
     def hints_for(self, tests: set[str]) -> list[Hint]:
         """Hints linked to any of ``tests`` (test function names), lowest tier first."""
@@ -199,9 +250,10 @@ def load(root: Path) -> Catalog:
             PackProblem(root, f"cannot be read ({error.strerror}); check its permissions")
         )
         return catalog
+    pack_limits = read_pack_limits(root, catalog.problems)
     seen: dict[int, Path] = {}
     for folder in folders:
-        result = read_exercise(folder)
+        result = read_exercise(folder, pack_limits)
         if isinstance(result, PackProblem):
             catalog.problems.append(result)
             continue
@@ -238,8 +290,63 @@ REQUIRED = {
 }
 
 
-def read_exercise(folder: Path) -> Exercise | PackProblem:
-    """Read one exercise folder, or say in one line what is wrong with it."""
+def read_pack_limits(root: Path, problems: list[PackProblem]) -> PackLimits:
+    """The limits of the pack's ``pack.toml``; a bad one is reported in ``problems`` and
+    costs only its limits, never the pack."""
+    path = root / PACK_FILE
+    if not path.is_file():
+        return PackLimits()
+    text = read_utf8(path)
+    if isinstance(text, PackProblem):
+        problems.append(text)
+        return PackLimits()
+    try:
+        data = tomllib.loads(text)
+        return PackLimits(
+            timeout=read_limit(data, TIMEOUT_KEY, PACK_FILE),
+            memory=read_limit(data, MEMORY_KEY, PACK_FILE),
+        )
+    except tomllib.TOMLDecodeError as error:
+        problems.append(PackProblem(path, f"{toml_message(error)}; the defaults apply"))
+    except MetadataError as error:
+        line = line_of(text, error.pattern)
+        where = f"line {line}: " if line else ""
+        problems.append(PackProblem(path, f"{where}{error}; the defaults apply"))
+    return PackLimits()
+
+
+TIMEOUT_KEY = "timeout"
+MEMORY_KEY = "memory"
+
+
+def read_limit(data: dict[str, object], name: str, file: str) -> Limit | None:
+    """A positive limit: ``timeout`` in seconds (any number), ``memory`` in MB (whole)."""
+    if name not in data:
+        return None
+    value = data[name]
+    whole = name == MEMORY_KEY
+    kinds = (int,) if whole else (int, float)
+    if isinstance(value, bool) or not isinstance(value, kinds) or not value > 0:
+        what, example = (
+            ("a positive whole number of MB", "4096")
+            if whole
+            else (
+                "a positive number of seconds",
+                "30",
+            )
+        )
+        written = json.dumps(value, ensure_ascii=False, default=str)
+        raise MetadataError(
+            f"{name} = {written} should be {what}, like {name} = {example}", key_line(name)
+        )
+    return Limit(value=float(value), file=file)
+
+
+def read_exercise(folder: Path, pack: PackLimits | None = None) -> Exercise | PackProblem:
+    """Read one exercise folder, or say in one line what is wrong with it.
+
+    ``pack`` holds the limits of the pack's ``pack.toml``, for what exercise.toml leaves."""
+    pack = pack or PackLimits()
     match = NUMBERED.match(folder.name)
     if not match:
         return PackProblem(folder, "folder name should start with a number, like 03-scaling")
@@ -258,7 +365,14 @@ def read_exercise(folder: Path) -> Exercise | PackProblem:
     title = heading(lesson) or slug.replace("-", " ").capitalize()
     toml_path = folder / METADATA_FILE
     if not toml_path.is_file():
-        return Exercise(path=folder, number=number, slug=slug, title=title)
+        return Exercise(
+            path=folder,
+            number=number,
+            slug=slug,
+            title=title,
+            timeout=pack.timeout,
+            memory=pack.memory,
+        )
     text = read_utf8(toml_path)
     if isinstance(text, PackProblem):
         return text
@@ -267,10 +381,15 @@ def read_exercise(folder: Path) -> Exercise | PackProblem:
     except tomllib.TOMLDecodeError as error:
         return PackProblem(toml_path, toml_message(error))
     try:
-        return exercise_from_toml(folder, number, slug, title, data)
+        found = exercise_from_toml(folder, number, slug, title, data)
     except MetadataError as error:
         line = line_of(text, error.pattern)
         return PackProblem(toml_path, f"line {line}: {error}" if line else str(error))
+    return replace(
+        found,
+        timeout=found.timeout or pack.timeout,
+        memory=found.memory or pack.memory,
+    )
 
 
 # The parts of an exercise folder that a run reads, with what each is for.
@@ -377,6 +496,20 @@ def exercise_from_toml(
     probe = data.get("probe", {})
     if not isinstance(probe, dict):
         raise MetadataError("[probe] should be a table")
+    differential = data.get("differential", True)
+    if not isinstance(differential, bool):
+        written = json.dumps(differential, ensure_ascii=False, default=str)
+        raise MetadataError(
+            f"differential = {written} should be true or false, like differential = false",
+            key_line("differential"),
+        )
+    tokens = data.get("tokens", [])
+    if not isinstance(tokens, list) or not all(isinstance(t, str) for t in tokens):
+        raise MetadataError(
+            'tokens should be a list of words in quotes, like tokens = ["The", "cat", "sat"]',
+            key_line("tokens"),
+        )
+    own = f"{folder.name}/{METADATA_FILE}"
     return Exercise(
         path=folder,
         number=number,
@@ -388,6 +521,10 @@ def exercise_from_toml(
         hints=hints,
         mutants=mutants,
         probe=probe,
+        timeout=read_limit(data, TIMEOUT_KEY, own),
+        memory=read_limit(data, MEMORY_KEY, own),
+        differential=differential,
+        tokens=tuple(printable(t) for t in tokens),
     )
 
 

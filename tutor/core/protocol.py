@@ -421,6 +421,7 @@ class RunRequest(Request):
     # Where the timeout comes from, as the learner would change it: "timeout in
     # exercise.toml", "timeout in pack.toml", "--timeout".
     timeout_setting: str = "--timeout"
+    memory_setting: str = "memory in exercise.toml"  # likewise, for the memory limit
     entry: str = ""  # the name the tests exercise most (exercise.toml); "" when unknown
     differential: bool = True  # compare with solution.py after the tests (exercise.toml)
     tokens: tuple[str, ...] = ()  # the pack's labels for the picture's tokens

@@ -53,7 +53,7 @@ class TutorApp(App[int]):
         course: Course,
         *,
         runner: Runner | None = None,
-        timeout: float = 10.0,
+        timeout: float | None = None,
         poll: bool = False,
         watch: bool = True,
         theme: str | None = None,
@@ -319,7 +319,7 @@ class TutorApp(App[int]):
                 self.notify(f"Could not start {editor}: {error.strerror}", severity="error")
 
 
-def run_app(course: Course, *, timeout: float, poll: bool, theme: str | None = None) -> int:
+def run_app(course: Course, *, timeout: float | None, poll: bool, theme: str | None = None) -> int:
     """Open the tutor; returns the exit code."""
     app = TutorApp(course, timeout=timeout, poll=poll, theme=theme)
     if theme is not None and theme not in app.available_themes:

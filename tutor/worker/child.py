@@ -1,13 +1,16 @@
 """One test run, inside its own child process: the only place learner code ever runs.
 
-The child puts itself in a new process group with resource limits, lays the pristine
-tests and a snapshot of the learner's file out in a private folder, imports the
-learner's module under every name a test may use for it, runs pytest with the event
-plugin, and reports a final verdict. It never returns: it ends with ``os._exit``.
+The child puts itself in a new process group with resource limits, lays the pack out in
+a private folder as its authors have it (the exercise's pristine tests and a snapshot of
+the learner's file in a folder of its own, the other exercises beside it), imports the
+learner's module under the names the tests use for it, runs pytest with the event plugin
+from the exercise's folder, and reports a final verdict. It never returns: it ends with
+``os._exit``.
 """
 
 from __future__ import annotations
 
+import ast
 import contextlib
 import ctypes
 import errno
@@ -18,7 +21,7 @@ import shutil
 import signal
 import sys
 import types
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import NoReturn
 
@@ -51,10 +54,9 @@ from tutor.worker.guard import (
 )
 from tutor.worker.plugin import EventReporter, is_memory_error, learner_line, short_message
 
-PACKAGE = "attn_exercise"
-# Names under which tests import the learner's code: ``from problem import X``,
-# ``from .problem import X``, and packs that tell the learner to edit ``from solution import X``.
-MODULE_NAMES = ("problem", "solution", f"{PACKAGE}.problem", f"{PACKAGE}.solution")
+PACK_FOLDER = "pack"  # the pack's folder in a run, when its own name will not do
+LEARNER = PROBLEM_FILE.removesuffix(".py")
+REFERENCE = SOLUTION_FILE.removesuffix(".py")
 EXIT_CHANNEL_LOST = 3
 OUTPUT_FILE = "output.txt"
 WRITE_LIMIT = 64 * 1024 * 1024  # any file the run writes, captured output included
@@ -135,32 +137,172 @@ def address_space() -> int:
         return 8 * 1024**3
 
 
-def lay_out(exercise_dir: Path, problem: bytes, workdir: Path) -> Path:
-    """Copy the pristine tests and the learner's snapshot into ``workdir/attn_exercise``."""
-    package = workdir / PACKAGE
-    package.mkdir()
+INI_FILE = "pytest.ini"
+NOT_LAID_OUT = frozenset({MUTANTS_DIR, "__pycache__"})
+# The exercise's folder in a run, when its tests import the learner's file relatively and
+# its own name (``02-relative``) cannot name a package.
+PACKAGE = "attn_exercise"
+RELATIVE = "."  # stands for any relative import of problem or solution
+
+
+@dataclass(frozen=True)
+class Layout:
+    """Where a run lays an exercise out, and which of its modules the tests import."""
+
+    exercise_dir: Path  # the pristine folder
+    folder: Path  # its copy in the run: the working folder, first on sys.path
+    imports: frozenset[str]  # of problem, solution and RELATIVE
+
+    @property
+    def probe(self) -> Path:
+        return self.folder / PROBE_FILE
+
+
+def plan(exercise_dir: Path, workdir: Path) -> Layout:
+    """The layout of a run: ``workdir/<pack>/<exercise>``."""
+    pack = exercise_dir.parent.name
+    if not pack or pack.startswith(".") or pack in {OUTPUT_FILE, INI_FILE}:
+        pack = PACK_FOLDER
+    imports = imported_modules(exercise_dir)
+    name = exercise_dir.name
+    if RELATIVE in imports and not name.isidentifier():
+        name = PACKAGE  # pytest makes a package only of a folder named like a module
+    return Layout(exercise_dir, workdir / pack / name, imports)
+
+
+def lay_out(layout: Layout, problem: bytes) -> Path:
+    """Lay the pack out as its authors have it; the exercise's folder in the run.
+
+    The exercise's folder is real and holds copies of its pristine files, the pristine
+    solution.py, and the learner's snapshot as problem.py. Every other entry of the pack
+    is a link to the pristine one, so that tests reaching a sibling by a relative path
+    (``../08-y/solution.py``) find it; links cost no copying.
+    """
+    exercise_dir, folder = layout.exercise_dir, layout.folder
+    folder.parent.mkdir()
+    taken = {exercise_dir.name, folder.name, *NOT_LAID_OUT}
+    for entry in exercise_dir.parent.iterdir():
+        if entry.name not in taken:
+            (folder.parent / entry.name).symlink_to(entry)
+    folder.mkdir()
+    if folder.name != exercise_dir.name:
+        (folder.parent / exercise_dir.name).symlink_to(folder.name)  # its own name still works
     for source in exercise_dir.iterdir():
-        if source.name in PRISTINE_SKIP or source.name in {MUTANTS_DIR, "__pycache__"}:
+        if source.name in PRISTINE_SKIP or source.name in NOT_LAID_OUT:
             continue
         if source.is_dir():
-            shutil.copytree(source, package / source.name)
+            shutil.copytree(source, folder / source.name)
         else:
-            shutil.copy2(source, package / source.name)
-    (package / "__init__.py").touch()
-    (package / PROBLEM_FILE).write_bytes(problem)
-    (workdir / "pytest.ini").write_text("[pytest]\n")
-    return package
+            shutil.copy2(source, folder / source.name)
+    reference = exercise_dir / SOLUTION_FILE
+    if reference.is_file():
+        shutil.copy2(reference, folder / SOLUTION_FILE)
+    (folder / PROBLEM_FILE).write_bytes(problem)
+    if RELATIVE in layout.imports and not (folder / "__init__.py").exists():
+        (folder / "__init__.py").touch()  # ``from .problem import X`` needs a package
+    (folder.parent.parent / INI_FILE).write_text("[pytest]\n")
+    return folder
 
 
-def import_learner(path: Path) -> types.ModuleType:
-    """Import the learner's file once and register it under every name a test may use."""
-    spec = importlib.util.spec_from_file_location("problem", path)
+def conftest_limit(folder: Path) -> Path:
+    """The highest folder whose conftest.py the tests get: the pack's, if it has one."""
+    return folder.parent if (folder.parent / "conftest.py").exists() else folder
+
+
+def imported_modules(folder: Path) -> frozenset[str]:
+    """Which of problem and solution the folder's test files import, read with ``ast``
+    (never imported); ``RELATIVE`` when one is imported relatively."""
+    found: set[str] = set()
+    for path in sorted(folder.glob("test_*.py")) + sorted(folder.glob("*_test.py")):
+        found |= file_imports(path)
+    return frozenset(found)
+
+
+# What each test file imports, by path and stat: the worker fills it before it forks a run
+# (``remember_imports``), so a run reads it instead of parsing the tests again.
+PARSED: dict[tuple[str, int, int, int], frozenset[str]] = {}
+PARSED_LIMIT = 4096
+
+
+def file_imports(path: Path) -> frozenset[str]:
+    """What one test file imports of problem and solution (and ``RELATIVE``)."""
+    try:
+        stat = path.stat()
+    except OSError:
+        return frozenset()
+    key = (str(path), stat.st_ino, stat.st_mtime_ns, stat.st_size)
+    known = PARSED.get(key)
+    if known is not None:
+        return known
+    try:
+        tree = ast.parse(path.read_bytes())
+    except (OSError, SyntaxError, ValueError):
+        return frozenset()  # pytest will say what is wrong with it
+    wanted = {LEARNER, REFERENCE}
+    found: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found.update(alias.name.split(".")[0] for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            names = [node.module] if node.module else [alias.name for alias in node.names]
+            top = {name.split(".")[0] for name in names}
+            found.update(top)
+            if node.level and top & wanted:
+                found.add(RELATIVE)
+    result = frozenset(found & (wanted | {RELATIVE}))
+    if len(PARSED) >= PARSED_LIMIT:
+        PARSED.clear()
+    PARSED[key] = result
+    return result
+
+
+def remember_imports(exercise_dir: Path) -> None:
+    """Parse the exercise's tests in the worker, once, for every run it forks."""
+    with contextlib.suppress(OSError):
+        imported_modules(exercise_dir.absolute())
+
+
+@dataclass(frozen=True)
+class Names:
+    """The module names under which the tests get the learner's file."""
+
+    during_import: tuple[str, ...]  # while it runs: ``solution`` is still the pack's
+    after_import: tuple[str, ...]  # added for the tests
+
+
+def learner_names(layout: Layout) -> Names:
+    """``problem`` is always the learner's file; ``solution`` is too only for tests that
+    import ``solution`` and never ``problem`` (packs that tell the learner to edit against
+    it). Otherwise ``solution`` stays the pack's own, found beside the tests."""
+    package = package_name(layout.folder)
+    prefixes = ("", f"{package}.") if package else ("",)
+    mine = tuple(f"{prefix}{LEARNER}" for prefix in prefixes)
+    if REFERENCE in layout.imports and LEARNER not in layout.imports:
+        return Names(mine, tuple(f"{prefix}{REFERENCE}" for prefix in prefixes))
+    return Names(mine, ())
+
+
+def package_name(folder: Path) -> str:
+    """The dotted name pytest gives ``folder`` as a package ('' when it is none): the
+    folders upwards that hold ``__init__.py`` and are named like modules."""
+    parts: list[str] = []
+    while (folder / "__init__.py").is_file() and folder.name.isidentifier():
+        parts.insert(0, folder.name)
+        folder = folder.parent
+    return ".".join(parts)
+
+
+def import_learner(path: Path, names: Names) -> types.ModuleType:
+    """Import the learner's file once and register it under the names the tests use."""
+    spec = importlib.util.spec_from_file_location(LEARNER, path)
     if spec is None or spec.loader is None:
         raise ImportError(f"cannot import {path.name}")
     module = importlib.util.module_from_spec(spec)
-    for name in MODULE_NAMES:
+    for name in names.during_import:
         sys.modules[name] = module
     spec.loader.exec_module(module)
+    for name in names.after_import:
+        sys.modules[name] = module
     return module
 
 
@@ -294,7 +436,8 @@ def run_child(request: RunRequest, workdir: Path, event_fd: int) -> NoReturn:
         sys.dont_write_bytecode = True
         sys.stdin = open(os.devnull)  # noqa: SIM115 - stays open for the child's life
         restore = guard_tools()
-        finished, learner = run(request, workdir, emit, restore)
+        layout = plan(Path(request.exercise_dir), workdir)
+        finished, learner = run(request, layout, emit, restore)
         emit(finished)
     except BaseException as error:  # noqa: BLE001 - whatever happens, the worker must hear
         emit(process_failure(error))
@@ -302,7 +445,7 @@ def run_child(request: RunRequest, workdir: Path, event_fd: int) -> NoReturn:
         # The verdict is out; whatever the learner's code does now costs only the picture.
         with contextlib.suppress(BaseException):
             restore(False)
-            picture(request, workdir, learner, finished, emit)
+            picture(request, layout, learner, finished, emit)
     finally:
         with contextlib.suppress(BaseException):
             sys.stdout.flush()
@@ -325,13 +468,13 @@ def anchored(request: RunRequest) -> RunRequest:
 
 def picture(
     request: RunRequest,
-    workdir: Path,
+    layout: Layout,
     learner: types.ModuleType | None,
     finished: RunFinished,
     emit: Channel,
 ) -> None:
     """Send the attention picture, if the exercise has a probe."""
-    probe = workdir / PACKAGE / PROBE_FILE
+    probe = layout.probe
     if finished.verdict is Verdict.MISSING or not probe.is_file():
         return
     from tutor.worker.probe import run_probe
@@ -341,7 +484,7 @@ def picture(
 
 
 def run(
-    request: RunRequest, workdir: Path, emit: Channel, restore: Restore
+    request: RunRequest, layout: Layout, emit: Channel, restore: Restore
 ) -> tuple[RunFinished, types.ModuleType | None]:
     """The tests' verdict, and the learner's module if it could be imported."""
     import pytest
@@ -375,19 +518,21 @@ def run(
             ),
             None,
         )
-    package = lay_out(Path(request.exercise_dir), snapshot, workdir)
-    learner = package / PROBLEM_FILE
+    folder = lay_out(layout, snapshot)
+    workdir = folder.parent.parent
+    learner = folder / PROBLEM_FILE
     # Taken before the learner's code runs, and only called after: what it may replace.
     guard = keeper(restore, replaced)
     check, judge = guard.check, verdict_for
-    os.chdir(package)
-    sys.path[:0] = [str(package), str(workdir)]
+    # As its authors run it: from the exercise's folder, which is first on sys.path.
+    os.chdir(folder)
+    sys.path.insert(0, str(folder))
 
     import torch
 
     torch.set_num_threads(1)
     try:
-        module = import_learner(learner)
+        module = import_learner(learner, learner_names(layout))
     except BaseException as error:  # noqa: BLE001 - learner code may raise anything at import
         check()  # it may have replaced what judges the failure before raising
         line = learner_line(error, frozenset({str(learner)})) or nul_line(learner)
@@ -402,9 +547,12 @@ def run(
     check()
     reporter = EventReporter(emit, frozenset({str(learner)}))
     args = [
-        str(package),
-        f"--rootdir={workdir}",
-        f"-c={workdir / 'pytest.ini'}",
+        str(folder),
+        f"--rootdir={folder}",
+        f"-c={workdir / INI_FILE}",
+        # As ``cd NN && pytest`` finds conftest files: the exercise's own, and the pack's
+        # when it has one; pytest then reads no other folder of the pack.
+        f"--confcutdir={conftest_limit(folder)}",
         "-p",
         "no:cacheprovider",
         "-p",

@@ -45,7 +45,7 @@ from tutor.core.protocol import (
     decode_request,
     encode,
 )
-from tutor.worker.child import EXIT_CHANNEL_LOST, OUTPUT_FILE, run_child
+from tutor.worker.child import EXIT_CHANNEL_LOST, OUTPUT_FILE, remember_imports, run_child
 from tutor.worker.scratch import new_run_folder, scratch_root, sweep
 from tutor.worker.warm import warm_up
 
@@ -157,6 +157,7 @@ class Worker:
         workdir = new_run_folder(self.scratch)
         read_end, write_end = os.pipe()
         if self.use_fork:
+            remember_imports(Path(request.exercise_dir))
             pid = os.fork()
             if pid == 0:
                 os.close(read_end)
@@ -299,7 +300,8 @@ class Worker:
             run.counts,
             run_id=run.request.run_id,
             verdict=Verdict.TIMED_OUT,
-            message=f"the tests did not finish within {run.request.timeout:g} s{where}",
+            message=f"the tests did not finish within {run.request.timeout:g} s{where}; "
+            f"if the exercise is heavy, raise {run.request.timeout_setting}",
         )
 
     def stop(self, run: Run, finished: RunFinished | None) -> None:
@@ -349,7 +351,18 @@ class Worker:
         run.delivered = True
         output = read_tail(run.workdir / OUTPUT_FILE, run.request.output_limit)
         duration = round(time.monotonic() - run.started, 4)
-        self.send(replace(finished, duration=duration, output=output))
+        self.send(replace(memory_advice(run.request, finished), duration=duration, output=output))
+
+
+def memory_advice(request: RunRequest, finished: RunFinished) -> RunFinished:
+    """An out-of-memory verdict that names the setting to raise, wherever it was found."""
+    if finished.verdict is not Verdict.OUT_OF_MEMORY:
+        return finished
+    advice = (
+        f"; the limit is {request.memory_mb} MB: if the exercise needs more, "
+        f"raise {request.memory_setting}"
+    )
+    return replace(finished, message=finished.message + advice)
 
 
 def read_tail(path: Path, limit: int) -> str:
