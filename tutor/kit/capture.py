@@ -23,7 +23,11 @@ __all__ = [
     "sdpa_weights",
 ]
 
-SOFTMAXES = {torch.softmax, torch.Tensor.softmax, torch.nn.functional.softmax}
+SOFTMAXES: set[Callable[..., Any]] = {
+    torch.softmax,
+    torch.Tensor.softmax,
+    torch.nn.functional.softmax,
+}
 SDPA = torch.nn.functional.scaled_dot_product_attention
 
 

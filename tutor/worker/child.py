@@ -61,6 +61,7 @@ EXIT_CHANNEL_LOST = 3
 OUTPUT_FILE = "output.txt"
 WRITE_LIMIT = 64 * 1024 * 1024  # any file the run writes, captured output included
 PR_SET_PDEATHSIG = 1
+EXAMPLE_SECONDS = 2.0  # how long shrinking may go on after the comparison, at most
 # Plugins a run never needs. unraisableexception and threadexception force full garbage
 # collections, which cost a quarter of a second with torch loaded.
 UNUSED_PLUGINS = [
@@ -316,7 +317,9 @@ def run_child(request: RunRequest, workdir: Path, event_fd: int) -> NoReturn:
         # and the worked example.
         with contextlib.suppress(BaseException):
             restore(False)
-            picture(request, workdir, ran, emit, comparing_until(request, began))
+            picture(request, workdir, ran, emit)
+            restore(False)
+            example(ran, emit, comparing_until(request, began))
     finally:
         with contextlib.suppress(BaseException):
             sys.stdout.flush()
@@ -346,7 +349,23 @@ def comparing_until(request: RunRequest, began: float) -> float:
     return time.monotonic() + max(0.0, min(COMPARE_SECONDS, left * 0.5))
 
 
-def picture(request: RunRequest, workdir: Path, ran: Ran, emit: Channel, until: float) -> None:
+def example(ran: Ran, emit: Channel, until: float) -> None:
+    """Send the smallest input found on which the learner's code and the reference differ,
+    worked through stage by stage, when they differ on some call of the tests."""
+    if ran.replay is None or ran.learner is None:
+        return
+    from tutor.worker.example import smallest_example
+
+    comparison = ran.replay.compared(until)
+    if not comparison.differences:
+        return
+    differing = [difference.call for difference in comparison.differences]
+    found = smallest_example(ran.replay.pair, differing, until + EXAMPLE_SECONDS)
+    if found is not None:
+        emit(found)
+
+
+def picture(request: RunRequest, workdir: Path, ran: Ran, emit: Channel) -> None:
     """Send the attention picture: the probe's if the exercise has one, else the weights the
     tests' own calls computed on both sides."""
     finished = ran.finished
