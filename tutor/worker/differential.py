@@ -170,9 +170,9 @@ class Difference:
     call: Call
     outputs: Outputs
 
-    def where(self) -> str:
+    def where(self, module: types.ModuleType) -> str:
         """The call, and the first place where the outputs differ most, in words."""
-        said = describe(self.call)
+        said = describe(self.call, module)
         left, right = tensors(self.outputs.learner), tensors(self.outputs.reference)
         if not left or not right:
             return said
@@ -193,28 +193,22 @@ class Difference:
         return said
 
 
-def describe(call: Call) -> str:
-    """A call in the learner's terms: ``SimpleAttention(n_embd=8) on x (2, 5, 8)``."""
+def describe(call: Call, module: types.ModuleType) -> str:
+    """A call in the learner's terms: ``SimpleAttention(n_embd=8) on x (2, 5, 8)``, with the
+    names of ``module``'s signatures."""
+    from tutor.worker.example import argument_names, as_code, shapes
 
-    def value(item: Any) -> str:
-        if isinstance(item, torch.Tensor):
-            return f"a tensor of shape {tuple(item.shape)}"
-        text = repr(item)
-        return text if len(text) <= 30 else f"a {type(item).__name__}"
-
-    inputs = [value(a) for a in call.args]
-    inputs += [f"{k}={value(v)}" for k, v in call.kwargs.items()]
-    if call.init is None:
-        return f"{call.name}({', '.join(inputs)})"
-    args, kwargs = call.init
-    built = [value(a) for a in args] + [f"{k}={value(v)}" for k, v in kwargs.items()]
-    return f"{call.name}({', '.join(built)}) called on {', '.join(inputs) or 'nothing'}"
+    names = argument_names(call, module)
+    said = as_code(call, names, module)
+    inputs = shapes(call, names)
+    return f"{said} with {inputs}" if inputs else said
 
 
 @dataclass
 class Comparison:
     """What replaying the tests' calls on both sides found."""
 
+    reference: types.ModuleType
     compared: int = 0
     differences: list[Difference] = field(default_factory=list)
     mismatches: list[str] = field(default_factory=list)  # why some calls could not compare
@@ -231,7 +225,7 @@ class Comparison:
 
 def compare(pair: Pair, calls: list[Call], deadline: float) -> Comparison:
     """Replay ``calls`` on both sides until ``deadline`` (a ``time.monotonic`` value)."""
-    found = Comparison()
+    found = Comparison(pair.reference)
     for call in calls:
         if time.monotonic() > deadline:
             break
@@ -266,12 +260,11 @@ def judged(finished: RunFinished, comparison: Comparison) -> RunFinished:
     """The run's verdict once compared: a pass with a difference is not a pass."""
     if finished.verdict is not Verdict.PASSED or not comparison.differences:
         return finished
-    first = comparison.differences[0]
+    where = comparison.differences[0].where(comparison.reference)
     return replace(
         finished,
         verdict=Verdict.DIFFERS,
-        message="the tests pass, but your output differs from the reference on the same "
-        f"input: {first.where()}",
+        message=f"your output differs from the reference on the same input: {where}",
     )
 
 
