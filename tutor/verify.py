@@ -3,21 +3,46 @@
 For every exercise: the solution passes, the skeleton fails cleanly (a verdict, not a
 crash or a timeout), every mutant is caught by at least one test, and the metadata
 (lesson, hints linked to real tests) holds. One row per exercise; exit 0 only if all do.
+
+Then the strength of the tests: mutants made from each reference by the attention-aware
+operators of ``tutor.core.mutation`` are run too, and counted as caught by the tests,
+caught only by the comparison with the reference, or survived (listed by name). The
+score informs the author; it does not change the exit code.
 """
 
 from __future__ import annotations
 
 import asyncio
+import tempfile
 from dataclasses import dataclass, field
+from enum import StrEnum
 from pathlib import Path
 
 from tutor.core import catalog as catalog_module
 from tutor.core.catalog import Exercise
-from tutor.core.protocol import CollectionError
+from tutor.core.mutation import Generated, mutants
+from tutor.core.protocol import CollectionError, Verdict
 from tutor.core.report import RunReport
 from tutor.runner import Runner
 
 PARALLEL_RUNS = 2
+
+
+class Caught(StrEnum):
+    """What became of a generated mutant."""
+
+    BY_TESTS = "caught by the tests"
+    BY_COMPARISON = "caught only by the comparison with the reference"
+    SURVIVED = "survived"
+
+
+def caught(verdict: Verdict) -> Caught:
+    """A mutant's fate from its run's verdict: any ending but a pass is the tests' catch."""
+    if verdict is Verdict.PASSED:
+        return Caught.SURVIVED
+    if verdict is Verdict.DIFFERS:
+        return Caught.BY_COMPARISON
+    return Caught.BY_TESTS
 
 
 @dataclass
@@ -29,6 +54,10 @@ class ExerciseCheck:
     suite_seconds: float = 0.0
     caught: int = 0
     problems: list[str] = field(default_factory=list)
+    generated: list[tuple[Generated, Caught]] = field(default_factory=list)
+
+    def count(self, fate: Caught) -> int:
+        return sum(found is fate for _, found in self.generated)
 
     @property
     def ok(self) -> bool:
@@ -83,7 +112,29 @@ async def check_exercise(
             )
         else:
             result.caught += 1
+    if solution is not None and result.ok:
+        result.generated = await strength(runner, gate, exercise, solution)
     return result
+
+
+async def strength(
+    runner: Runner, gate: asyncio.Semaphore, exercise: Exercise, solution: Path
+) -> list[tuple[Generated, Caught]]:
+    """Each mutant the operators make of the reference, and what caught it."""
+    made = mutants(solution.read_text(encoding="utf-8", errors="replace"))
+    if not made:
+        return []
+    with tempfile.TemporaryDirectory(prefix="attn-tutor-mutants-") as folder:
+        paths = []
+        for number, mutant in enumerate(made):
+            path = Path(folder) / f"{number:03d}-{mutant.name}.py"
+            path.write_text(mutant.source, encoding="utf-8")
+            paths.append(path)
+        reports = await asyncio.gather(*(run_file(runner, gate, exercise, path) for path in paths))
+    return [
+        (mutant, caught(report.finished.verdict if report.finished else Verdict.INTERRUPTED))
+        for mutant, report in zip(made, reports, strict=True)
+    ]
 
 
 def load_error(error: CollectionError) -> str:
@@ -129,4 +180,41 @@ def verify_pack(pack: Path | None, only: list[str], *, timeout: float | None) ->
             print(f"    {line}")
     good = all(r.ok for r in results) and not catalog.problems
     print(f"\n{sum(r.ok for r in results)} of {len(results)} exercises verified")
+    print_strength(results)
     return 0 if good else 1
+
+
+def print_strength(results: list[ExerciseCheck]) -> None:
+    """The mutation score: generated mutants per exercise, what caught them, survivors."""
+    print("\ntest strength: mutants made from each reference by the operators")
+    print(f"{'exercise':<36} {'made':>5} {'tests':>6} {'compare':>8} {'survived':>9}")
+    for result in results:
+        name = f"{result.exercise.number:02d} {result.exercise.slug}"
+        print(
+            f"{name:<36} {len(result.generated):>5} {result.count(Caught.BY_TESTS):>6} "
+            f"{result.count(Caught.BY_COMPARISON):>8} {result.count(Caught.SURVIVED):>9}"
+        )
+        for mutant, fate in result.generated:
+            if fate is Caught.SURVIVED:
+                print(f"    survived: {mutant.description}")
+    made = sum(len(r.generated) for r in results)
+    by_tests = sum(r.count(Caught.BY_TESTS) for r in results)
+    by_comparison = sum(r.count(Caught.BY_COMPARISON) for r in results)
+    if made:
+        score = 100 * (by_tests + by_comparison) / made
+        print(
+            f"{'all':<36} {made:>5} {by_tests:>6} {by_comparison:>8} "
+            f"{made - by_tests - by_comparison:>9}"
+        )
+        print(f"score: {score:.0f}% caught ({100 * by_tests / made:.0f}% by the tests alone)")
+    for result in results:
+        exercise = result.exercise
+        if not result.ok:
+            continue
+        if not exercise.mutants:
+            print(
+                f"note: {exercise.number:02d} has no mutants of its own: add the mistakes "
+                "learners make in mutants/ (see docs/EXERCISES.md)"
+            )
+        if exercise.solution is not None and not result.generated:
+            print(f"note: {exercise.number:02d}: no operator applies to its solution.py")

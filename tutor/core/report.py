@@ -87,6 +87,8 @@ class RunReport:
                 return f"{NOT_IMPLEMENTED}: 0 of {total} tests pass; fill in the TODOs"
             case Verdict.FAILED:
                 return f"{count} of {total} tests pass"
+            case Verdict.DIFFERS:
+                return f"all {total} tests pass, but {finished.message}"
             case Verdict.ERROR:
                 return finished.message or "your file has an error before any test could run"
             case verdict:

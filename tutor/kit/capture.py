@@ -7,6 +7,7 @@ and the reference compute with identical parameters.
 
 from __future__ import annotations
 
+import math
 import zlib
 from collections.abc import Callable
 from typing import Any
@@ -14,9 +15,20 @@ from typing import Any
 import torch
 from torch.overrides import TorchFunctionMode
 
-__all__ = ["SOFTMAXES", "SoftmaxRecorder", "captured_softmax", "fixed_parameters"]
+__all__ = [
+    "SOFTMAXES",
+    "SoftmaxRecorder",
+    "captured_softmax",
+    "fixed_parameters",
+    "sdpa_weights",
+]
 
-SOFTMAXES = {torch.softmax, torch.Tensor.softmax, torch.nn.functional.softmax}
+SOFTMAXES: set[Callable[..., Any]] = {
+    torch.softmax,
+    torch.Tensor.softmax,
+    torch.nn.functional.softmax,
+}
+SDPA = torch.nn.functional.scaled_dot_product_attention
 
 
 class CallObserver(TorchFunctionMode):
@@ -31,23 +43,65 @@ class CallObserver(TorchFunctionMode):
         kwargs: dict[str, Any] | None = None,
     ) -> Any:
         result = func(*args, **(kwargs or {}))
-        self.observe(func, result)
+        self.observe_call(func, args, kwargs or {}, result)
         return result
+
+    def observe_call(
+        self, func: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any], result: Any
+    ) -> None:
+        """Called after each torch function, with its arguments and what it returned."""
+        self.observe(func, result)
 
     def observe(self, func: Callable[..., Any], result: Any) -> None:
         """Called after each torch function, with what it returned."""
 
 
 class SoftmaxRecorder(CallObserver):
-    """Keeps the output of every softmax with a (..., T, T)-like shape."""
+    """Keeps the output of every softmax with a (..., T, T)-like shape, and the weights
+    inside every ``scaled_dot_product_attention``, which returns only its output."""
 
     def __init__(self) -> None:
         super().__init__()
         self.seen: list[torch.Tensor] = []
 
-    def observe(self, func: Callable[..., Any], result: Any) -> None:
-        if func in SOFTMAXES and isinstance(result, torch.Tensor) and result.dim() >= 2:
+    def observe_call(
+        self, func: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any], result: Any
+    ) -> None:
+        if func is SDPA:
+            with torch._C.DisableTorchFunction():
+                self.seen.append(sdpa_weights(*args, **kwargs))
+        elif func in SOFTMAXES and isinstance(result, torch.Tensor) and result.dim() >= 2:
             self.seen.append(result.detach().clone())
+
+
+def sdpa_weights(
+    query: torch.Tensor,
+    key: torch.Tensor,
+    value: torch.Tensor | None = None,
+    attn_mask: torch.Tensor | None = None,
+    dropout_p: float = 0.0,
+    is_causal: bool = False,
+    scale: float | None = None,
+    enable_gqa: bool = False,
+) -> torch.Tensor:
+    """The weights ``scaled_dot_product_attention`` applies to ``value`` (without dropout):
+    softmax(q k^T * scale + mask) over the keys."""
+    del value, dropout_p
+    q, k = query.detach().double(), key.detach().double()
+    if enable_gqa and q.dim() >= 3 and q.shape[-3] != k.shape[-3]:
+        k = k.repeat_interleave(q.shape[-3] // k.shape[-3], dim=-3)
+    factor = scale if scale is not None else 1.0 / math.sqrt(q.shape[-1])
+    scores = q @ k.transpose(-2, -1) * factor
+    if is_causal:
+        rows, cols = scores.shape[-2], scores.shape[-1]
+        keep = torch.ones(rows, cols, dtype=torch.bool).tril()
+        scores = scores.masked_fill(~keep, float("-inf"))
+    if attn_mask is not None:
+        if attn_mask.dtype == torch.bool:
+            scores = scores.masked_fill(~attn_mask, float("-inf"))
+        else:
+            scores = scores + attn_mask.double()
+    return torch.softmax(scores, dim=-1).to(query.dtype)
 
 
 def captured_softmax(run: Callable[[], object]) -> torch.Tensor:

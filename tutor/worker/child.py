@@ -20,6 +20,7 @@ import resource
 import shutil
 import signal
 import sys
+import time
 import types
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -43,6 +44,7 @@ from tutor.core.protocol import (
     decode_request,
     encode,
 )
+from tutor.worker.differential import Replay, judged
 from tutor.worker.guard import (
     Restore,
     guard_tools,
@@ -61,6 +63,7 @@ EXIT_CHANNEL_LOST = 3
 OUTPUT_FILE = "output.txt"
 WRITE_LIMIT = 64 * 1024 * 1024  # any file the run writes, captured output included
 PR_SET_PDEATHSIG = 1
+EXAMPLE_SECONDS = 2.0  # how long shrinking may go on after the comparison, at most
 # Plugins a run never needs. unraisableexception and threadexception force full garbage
 # collections, which cost a quarter of a second with torch loaded.
 UNUSED_PLUGINS = [
@@ -420,6 +423,16 @@ def pytest_no_tests() -> int:
     return int(pytest.ExitCode.NO_TESTS_COLLECTED)
 
 
+@dataclass
+class Ran:
+    """What a run found: its verdict, the learner's module if it imported, and the tests'
+    calls to replay on the reference, when there is one to compare with."""
+
+    finished: RunFinished
+    learner: types.ModuleType | None = None
+    replay: Replay | None = None
+
+
 def run_child(request: RunRequest, workdir: Path, event_fd: int) -> NoReturn:
     """Run one request to the end and exit; the worker reads the verdict from ``event_fd``.
 
@@ -427,6 +440,7 @@ def run_child(request: RunRequest, workdir: Path, event_fd: int) -> NoReturn:
     costs only the picture, never the test results.
     """
     mark_original()
+    began = time.monotonic()
     emit = Channel(event_fd, request.run_id)
     request = anchored(request)
     try:
@@ -437,15 +451,18 @@ def run_child(request: RunRequest, workdir: Path, event_fd: int) -> NoReturn:
         sys.stdin = open(os.devnull)  # noqa: SIM115 - stays open for the child's life
         restore = guard_tools()
         layout = plan(Path(request.exercise_dir), workdir)
-        finished, learner = run(request, layout, emit, restore)
-        emit(finished)
+        ran = run(request, layout, emit, restore, began)
+        emit(ran.finished)
     except BaseException as error:  # noqa: BLE001 - whatever happens, the worker must hear
         emit(process_failure(error))
     else:
-        # The verdict is out; whatever the learner's code does now costs only the picture.
+        # The verdict is out; whatever the learner's code does now costs only the picture
+        # and the worked example.
         with contextlib.suppress(BaseException):
             restore(False)
-            picture(request, layout, learner, finished, emit)
+            picture(request, layout, ran, emit)
+            restore(False)
+            example(ran, emit, comparing_until(request, began))
     finally:
         with contextlib.suppress(BaseException):
             sys.stdout.flush()
@@ -466,27 +483,54 @@ def anchored(request: RunRequest) -> RunRequest:
     )
 
 
-def picture(
-    request: RunRequest,
-    layout: Layout,
-    learner: types.ModuleType | None,
-    finished: RunFinished,
-    emit: Channel,
-) -> None:
-    """Send the attention picture, if the exercise has a probe."""
-    probe = layout.probe
-    if finished.verdict is Verdict.MISSING or not probe.is_file():
+def comparing_until(request: RunRequest, began: float) -> float:
+    """When replaying on the reference must stop: ``COMPARE_SECONDS`` at most, and well
+    inside the run's timeout, so the verdict still goes out."""
+    from tutor.worker.differential import COMPARE_SECONDS
+
+    left = request.timeout - (time.monotonic() - began)
+    return time.monotonic() + max(0.0, min(COMPARE_SECONDS, left * 0.5))
+
+
+def example(ran: Ran, emit: Channel, until: float) -> None:
+    """Send the smallest input found on which the learner's code and the reference differ,
+    worked through stage by stage, when they differ on some call of the tests."""
+    if ran.replay is None or ran.learner is None:
         return
-    from tutor.worker.probe import run_probe
+    from tutor.worker.example import smallest_example
 
-    solution = Path(request.exercise_dir) / SOLUTION_FILE
-    emit(run_probe(probe, learner, solution if solution.is_file() else None, request.mutants))
+    comparison = ran.replay.compared(until)
+    if not comparison.differences:
+        return
+    differing = [difference.call for difference in comparison.differences]
+    found = smallest_example(ran.replay.pair, differing, until + EXAMPLE_SECONDS)
+    if found is not None:
+        emit(found)
 
 
-def run(
-    request: RunRequest, layout: Layout, emit: Channel, restore: Restore
-) -> tuple[RunFinished, types.ModuleType | None]:
-    """The tests' verdict, and the learner's module if it could be imported."""
+def picture(request: RunRequest, layout: Layout, ran: Ran, emit: Channel) -> None:
+    """Send the attention picture: the probe's if the exercise has one, else the weights the
+    tests' own calls computed on both sides."""
+    finished = ran.finished
+    if finished.verdict is Verdict.MISSING:
+        return
+    probe = layout.probe
+    if probe.is_file():
+        from tutor.worker.probe import run_probe
+
+        solution = Path(request.exercise_dir) / SOLUTION_FILE
+        reference = solution if solution.is_file() else None
+        emit(run_probe(probe, ran.learner, reference, request.mutants))
+    elif ran.replay is not None:
+        from tutor.worker.weights import replayed_picture
+
+        shown = replayed_picture(ran.replay, request.tokens)
+        if shown is not None:
+            emit(shown)
+
+
+def run(request: RunRequest, layout: Layout, emit: Channel, restore: Restore, began: float) -> Ran:
+    """The tests' verdict, compared with the reference when every test passes."""
     import pytest
 
     problem_name = Path(request.problem).name
@@ -509,14 +553,13 @@ def run(
         reason = errno.errorcode.get(error.errno or 0, "error")
         return missing(f"{request.problem} cannot be read ({error.strerror or reason})")
     if not snapshot.strip():
-        return (
+        return Ran(
             RunFinished(
                 run_id=0,
                 verdict=Verdict.ERROR,
                 message=f"{problem_name} is empty. Write your code in it, or press x to start "
                 "again from the skeleton.",
-            ),
-            None,
+            )
         )
     folder = lay_out(layout, snapshot)
     workdir = folder.parent.parent
@@ -543,8 +586,9 @@ def run(
                     run_id=0, file=problem_name, line=line, message=short_message(error)
                 )
             )
-        return finished, None
+        return Ran(finished)
     check()
+    replay = replay_for(request, module, emit)
     reporter = EventReporter(emit, frozenset({str(learner)}))
     args = [
         str(folder),
@@ -562,12 +606,43 @@ def run(
         "--capture=no",
     ]
     exit_code = pytest.main(args, plugins=[reporter, guard.plugin])
+    if replay is not None:
+        replay.recorder.active = False  # the probe's and the replay's calls are not the tests'
     check()  # the verdict is made with the tutor's own tools, whatever the last test replaced
-    return judge(reporter, int(exit_code)), module
+    finished = judge(reporter, int(exit_code))
+    if replay is not None and finished.verdict is Verdict.PASSED:
+        comparison = replay.compared(comparing_until(request, began))
+        check()  # the replay ran learner code too
+        if comparison.notice():
+            emit(Notice(run_id=0, text=comparison.notice()))
+        finished = judged(finished, comparison)
+    return Ran(finished, module, replay)
 
 
-def missing(message: str) -> tuple[RunFinished, None]:
-    return RunFinished(run_id=0, verdict=Verdict.MISSING, message=message), None
+def replay_for(request: RunRequest, module: types.ModuleType, emit: Channel) -> Replay | None:
+    """Start noting the tests' calls, when there is a reference to replay them on."""
+    solution = Path(request.exercise_dir) / SOLUTION_FILE
+    if not request.differential or not solution.is_file():
+        return None
+    from tutor.worker.differential import start
+    from tutor.worker.probe import load
+
+    try:
+        reference = load(solution, "attn_reference")
+    except Exception as error:  # noqa: BLE001 - the pack's reference is broken: say so, go on
+        emit(
+            Notice(
+                run_id=0,
+                text=f"the reference solution could not be imported ({short_message(error)}), "
+                "so your code is judged by the tests alone",
+            )
+        )
+        return None
+    return start(module, reference)
+
+
+def missing(message: str) -> Ran:
+    return Ran(RunFinished(run_id=0, verdict=Verdict.MISSING, message=message))
 
 
 def main() -> None:

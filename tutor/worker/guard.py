@@ -72,6 +72,8 @@ JUDGES = (
     "tutor.core.protocol",
     "tutor.worker.child",
     "tutor.worker.plugin",
+    "tutor.worker.differential",
+    "tutor.worker.pair",
     "tutor.worker.guard",
     "os",
     "json",

@@ -3,7 +3,7 @@
 A ``Call`` is one use of an exercise's entry, as a test made it: a function called with
 some arguments, or a class built with some arguments and then called. ``Pair.run`` replays
 it on both sides. Each side gets a fresh instance built under the same seed, and the
-reference then takes the learner's parameters (``load_state_dict``), so any difference in
+reference then takes the learner's parameters (not its buffers), so any difference in
 what comes out is a difference in what the code computes, not in its weights. Both run in
 eval mode (no dropout) without gradients.
 """
@@ -70,10 +70,12 @@ class Pair:
         call: Call,
         learner_mode: Any = None,
         reference_mode: Any = None,
+        adjust: Callable[[Any], None] | None = None,
     ) -> Outputs:
         """Replay ``call`` on both sides; ``*_mode`` is a context manager (a torch function
-        mode, say) entered around that side's call only. ``Mismatch`` when the two sides
-        cannot be compared; any other exception is the code's own."""
+        mode, say) entered around that side's call only; ``adjust`` changes the learner's
+        instance (its parameters) before the reference takes them. ``Mismatch`` when the
+        two sides cannot be compared; any other exception is the code's own."""
         learner_target = getattr(self.learner, call.name, None)
         reference_target = getattr(self.reference, call.name, None)
         if learner_target is None or reference_target is None:
@@ -82,14 +84,20 @@ class Pair:
             learner_call: Callable[..., Any] = learner_target
             reference_call: Callable[..., Any] = reference_target
         else:
-            learner_call, reference_call = self.instances(call, learner_target, reference_target)
+            learner_call, reference_call = self.instances(
+                call, learner_target, reference_target, adjust
+            )
         with torch.no_grad():
             learner_out = invoke(learner_call, call, learner_mode)
             reference_out = invoke(reference_call, call, reference_mode)
         return Outputs(learner_out, reference_out)
 
     def instances(
-        self, call: Call, learner_class: Any, reference_class: Any
+        self,
+        call: Call,
+        learner_class: Any,
+        reference_class: Any,
+        adjust: Callable[[Any], None] | None = None,
     ) -> tuple[Callable[..., Any], Callable[..., Any]]:
         """Both classes built with the call's arguments, holding the learner's parameters."""
         assert call.init is not None
@@ -98,6 +106,8 @@ class Pair:
         learner = learner_class(*copy.deepcopy(args), **copy.deepcopy(kwargs))
         torch.manual_seed(SEED)
         reference = reference_class(*copy.deepcopy(args), **copy.deepcopy(kwargs))
+        if adjust is not None:
+            adjust(learner)
         if isinstance(learner, torch.nn.Module) and isinstance(reference, torch.nn.Module):
             share_parameters(learner, reference)
             learner.eval()
@@ -117,9 +127,13 @@ def invoke(target: Callable[..., Any], call: Call, mode: Any) -> Any:
 
 
 def share_parameters(learner: torch.nn.Module, reference: torch.nn.Module) -> None:
-    """Load the learner's parameters and buffers into the reference, by name."""
-    theirs = learner.state_dict()
-    ours = reference.state_dict()
+    """Copy the learner's parameters into the reference, by name.
+
+    Buffers (a causal mask, say) stay each side's own: the code builds them, so they are
+    part of what is compared, not weights to share.
+    """
+    theirs = dict(learner.named_parameters())
+    ours = dict(reference.named_parameters())
     missing = sorted(set(ours) - set(theirs))
     extra = sorted(set(theirs) - set(ours))
     if missing or extra:
@@ -129,13 +143,14 @@ def share_parameters(learner: torch.nn.Module, reference: torch.nn.Module) -> No
         if extra:
             said.append(f"yours has {', '.join(extra[:3])} and the reference does not")
         raise Mismatch("; ".join(said))
-    for name, value in theirs.items():
-        if tuple(value.shape) != tuple(ours[name].shape):
-            raise Mismatch(
-                f"{name} has shape {tuple(value.shape)} in yours and "
-                f"{tuple(ours[name].shape)} in the reference"
-            )
-    reference.load_state_dict(theirs)
+    with torch.no_grad():
+        for name, value in theirs.items():
+            if tuple(value.shape) != tuple(ours[name].shape):
+                raise Mismatch(
+                    f"{name} has shape {tuple(value.shape)} in yours and "
+                    f"{tuple(ours[name].shape)} in the reference"
+                )
+            ours[name].copy_(value)
 
 
 def tensors(value: Any) -> list[torch.Tensor] | None:

@@ -47,7 +47,7 @@ from tutor.core.protocol import HeadScore, MutantSpec, ProbeResult
 from tutor.kit.capture import SOFTMAXES, CallObserver
 from tutor.worker.plugin import short_message
 
-TRACED = {
+TRACED: dict[Callable[..., Any], str] = {
     torch.nn.functional.linear: "linear",
     torch.matmul: "matmul",
     torch.Tensor.matmul: "matmul",

@@ -30,6 +30,7 @@ from tutor.core.protocol import (
     CancelRequest,
     CollectionError,
     Event,
+    Example,
     Notice,
     Outcome,
     ProbeResult,
@@ -51,7 +52,7 @@ from tutor.worker.warm import warm_up
 
 TICK = 0.02
 PROBE_BUDGET = 2.0  # seconds the attention picture may take once the tests' verdict is in
-FORWARDED = (RunStarted, TestOutcome, CollectionError, ProbeResult, Notice)
+FORWARDED = (RunStarted, TestOutcome, CollectionError, ProbeResult, Example, Notice)
 PR_SET_PDEATHSIG = 1
 PR_SET_CHILD_SUBREAPER = 36
 SWEEP_AFTER = 2.0  # seconds after a run ends to keep looking for processes it left behind
