@@ -58,7 +58,7 @@ async def main() -> None:
         if shape is not None:
             found += 1
             small += shape[1] <= SMALL
-    print(f"\n{found} of {len(rows)} mistakes have an example; {small} of them at <= {SMALL} tokens")
+    print(f"\n{found} of {len(rows)} mistakes have an example; {small} at <= {SMALL} tokens")
 
 
 if __name__ == "__main__":

@@ -298,3 +298,32 @@ def test_start_wraps_only_what_the_learner_defines() -> None:
     assert learner.torch is torch  # an imported module is left alone
     learner.SimpleAttention(4)(torch.randn(1, 3, 4))
     assert [call.name for call in replay.recorder.recorded()] == ["SimpleAttention"]
+
+
+def copied_with(tmp_path: Path, metadata: str) -> Path:
+    """The shapes-only attention exercise, alone in a pack of its own, with ``metadata``."""
+    import shutil
+
+    folder = tmp_path / "pack" / ATTENTION.name
+    shutil.copytree(ATTENTION, folder)
+    (folder / "exercise.toml").write_text(metadata)
+    return folder
+
+
+@pytest.mark.slow
+def test_an_exercise_can_switch_the_comparison_off(live_runner: LiveRunner, tmp_path: Path) -> None:
+    folder = copied_with(tmp_path, "differential = false\n")
+    wrong = variant(tmp_path, ATTENTION, "dim=-1", "dim=-2")
+    report = live_runner.run(folder, wrong)
+    assert report.finished is not None
+    assert report.finished.verdict is Verdict.PASSED
+    assert report.example is None
+
+
+@pytest.mark.slow
+def test_the_picture_takes_the_packs_token_labels(live_runner: LiveRunner, tmp_path: Path) -> None:
+    # The call nearest six tokens is the (2, 5, 8) one: five labels fit it.
+    folder = copied_with(tmp_path, 'tokens = ["a", "cat", "sat", "on", "it"]\n')
+    report = live_runner.run(folder, ATTENTION / "solution.py")
+    assert report.probe is not None
+    assert report.probe.queries == ["a", "cat", "sat", "on", "it"]

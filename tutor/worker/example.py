@@ -293,6 +293,15 @@ def shapes(call: Call, names: list[str]) -> str:
     )
 
 
+SAID = {
+    "scores": "the scores differ",
+    "scaled": "the scaled scores differ",
+    "masked": "the masked scores differ",
+    "weights": "the weights differ",
+    "output": "the output differs",
+}
+
+
 def summary(call: Call, stages: list[Stage], first: str) -> str:
     """One line: how small the input is and where the two sides part ways."""
     found = tensors(list(call.args) + list(call.kwargs.values())) or []
@@ -312,4 +321,21 @@ def summary(call: Call, stages: list[Stage], first: str) -> str:
         return f"{size}your code has no {first} step where the reference has one"
     if stage.reference is None:
         return f"{size}your code has a {first} step the reference does not take"
-    return f"{size}{first} is the first step that differs"
+    mine = torch.tensor(stage.learner.values, dtype=torch.float64)
+    theirs = torch.tensor(stage.reference.values, dtype=torch.float64)
+    if mine.shape != theirs.shape:
+        return (
+            f"{size}{SAID[first]} first: yours have shape {tuple(mine.shape)}, "
+            f"the reference's {tuple(theirs.shape)}"
+        )
+    gap = (mine - theirs).abs().nan_to_num(nan=float("inf"))
+    at = [int(i) for i in torch.unravel_index(torch.argmax(gap), gap.shape)]
+    while len(at) > 2 and at[0] == 0:
+        at = at[1:]  # the first sequence (and head) of a one-sequence example goes unsaid
+    place = f"row {at[-2]}, column {at[-1]}" if len(at) >= 2 else f"position {at}"
+    if len(at) > 2:
+        place += f" of {at[:-2]}"
+    return (
+        f"{size}{SAID[first]} first: yours has {mine.flatten()[int(torch.argmax(gap))]:.2f} "
+        f"at {place}, the reference {theirs.flatten()[int(torch.argmax(gap))]:.2f}"
+    )

@@ -17,6 +17,7 @@ import pytest
 from tutor.core.protocol import CollectionError, Event, Outcome, RunStarted, TestOutcome
 from tutor.core.report import NOT_IMPLEMENTED
 from tutor.core.words import cut_at_word
+from tutor.worker.plain_assert import plain_message
 
 # A message travels whole: views wrap it and show the first lines, the rest is one key away.
 MESSAGE_LINES = 20
@@ -48,15 +49,32 @@ def short_message(error: BaseException) -> str:
             "a module should return its result, never end the program"
         )
     elif isinstance(error, AssertionError | pytest.fail.Exception):
-        text = str(error).strip() or "assertion failed"
-        # A custom message comes before pytest's "assert ..." explanation; keep only it.
-        head, sep, _ = text.partition("\nassert ")
-        text = head if sep and head.strip() else text
+        text = own_words(error) or str(error).strip() or "assertion failed"
     else:
         detail = str(error).strip()
         text = f"{type(error).__name__}: {detail}" if detail else type(error).__name__
+    return fit(text)
+
+
+def own_words(error: BaseException) -> str:
+    """An assert's own message, without pytest's "assert ..." explanation ("" if it has none)."""
+    text = str(error).strip()
+    if text.startswith("assert "):
+        return ""
+    head, sep, _ = text.partition("\nassert ")
+    return head.strip() if sep else text
+
+
+def fit(text: str) -> str:
+    """A message cut to what travels: its first non-blank lines, at most so many characters."""
     lines = [line.rstrip() for line in text.splitlines() if line.strip()]
     return cut_at_word("\n".join(lines[:MESSAGE_LINES]), MESSAGE_CHARS)
+
+
+def failure_message(error: BaseException, test_file: Path) -> str:
+    """A failed test's message; a bare assert on tensors in the test file says its values."""
+    plain = plain_message(error, test_file, own_words(error))
+    return fit(plain) if plain else short_message(error)
 
 
 def is_memory_error(error: BaseException) -> bool:
@@ -152,7 +170,7 @@ class EventReporter:
             self.tally.failed += 1
             if call.excinfo is not None:
                 error = call.excinfo.value
-                message = short_message(error)
+                message = failure_message(error, item.path)
                 line = learner_line(error, self.learner_files)
                 not_implemented = isinstance(error, NotImplementedError)
                 self.tally.out_of_memory |= is_memory_error(error)
