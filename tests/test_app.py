@@ -517,15 +517,17 @@ def test_e_works_through_the_example_at_80x24(tmp_path: Path) -> None:
             assert isinstance(app.screen, TextView)
             shown = screen_text(app)
             assert "SimpleAttention(n_embd=2)(x)" in shown
+            # The finding comes first, on screen before any matrix.
+            assert "too sharp" in reading(shown)
             assert "scaled: scores / sqrt(d)  ← first difference" in shown
             assert "(no such step in your code)" in shown
             assert all(len(line.rstrip()) <= 80 for line in shown.splitlines())
-            # Longer than the screen: it scrolls, down to the summary.
+            # Longer than the screen: it scrolls, down to the last stage.
             frame = app.screen.query_one("#text-frame", VerticalScroll)
             assert frame.max_scroll_y > 0
             await pilot.press("end")
             await settle(pilot)
-            assert "too sharp" in reading(screen_text(app))
+            assert "your number differs from the reference's" in screen_text(app)
             await pilot.press("q")
             await settle(pilot)
             assert not isinstance(app.screen, TextView)

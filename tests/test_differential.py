@@ -45,6 +45,8 @@ def test_the_reference_passes_and_draws_a_picture_without_a_probe(
     assert report.probe.learner == report.probe.reference
     tokens = len(report.probe.reference[0])
     assert report.probe.queries == [f"t{n}" for n in range(tokens)]
+    # One matrix: the first sequence of the batch, since this attention has no heads.
+    assert len(report.probe.reference) == 1
 
 
 @pytest.mark.slow

@@ -422,7 +422,10 @@ def show_picture(course: Course, args: argparse.Namespace) -> int:
 
     exercise = find(course, args.exercise)
     if not exercise.has_picture:
-        raise UsageError(f"{exercise.label} has no attention picture (no probe.py)")
+        raise UsageError(
+            f"{exercise.label} has no attention picture (no probe.py, and no solution.py "
+            "to compare with)"
+        )
     report = asyncio.run(run_report(course, exercise, course.problem(exercise), args.timeout))
     width = shutil.get_terminal_size((100, 24)).columns
     console = Console(highlight=False, soft_wrap=False, width=width)

@@ -137,9 +137,15 @@ class Exercise:
         return candidate if candidate.is_file() else None
 
     @property
-    def has_picture(self) -> bool:
+    def has_probe(self) -> bool:
         """Whether a probe draws this exercise's attention weights."""
         return (self.path / PROBE_FILE).is_file()
+
+    @property
+    def has_picture(self) -> bool:
+        """Whether a run may draw attention weights: by the probe, or else by replaying the
+        tests' calls on the reference (when it computes a softmax)."""
+        return self.has_probe or (self.solution is not None and self.differential)
 
     @property
     def mutant_specs(self) -> tuple[MutantSpec, ...]:

@@ -61,7 +61,7 @@ NO_REFERENCE_STEP = "(no such step in the reference)"
 def explain(example: Example, *, width: int = 80, style: Style | None = None) -> Text:
     """The example worked through in at most ``width`` columns: the call, the inputs, each
     stage (yours beside the reference when both fit, else one under the other; the first
-    difference marked), then the summary."""
+    difference marked). The summary comes right after the call."""
     style = style or Style()
     pen = _Pen(style)
     width = max(20, width)
@@ -70,6 +70,9 @@ def explain(example: Example, *, width: int = 80, style: Style | None = None) ->
     lines += _sentence(f"the smallest input found: {call}", width, pen, pen.bold)
     if example.shrunk_from.strip():
         lines += _sentence(f"shrunk from {pen.clean(example.shrunk_from)}", width, pen, pen.dim)
+    if example.summary.strip():
+        # First, so that at 80x24 the finding is on screen before any matrix.
+        lines += _sentence(pen.clean(example.summary), width, pen, pen.bold)
 
     if example.inputs:
         lines += [Text(), Text("inputs", style=pen.bold)]
@@ -86,9 +89,6 @@ def explain(example: Example, *, width: int = 80, style: Style | None = None) ->
         legend = Text(pen.glyphs.differs, style=pen.differs)
         legend.append(" your number differs from the reference's")
         lines.append(legend)
-    if example.summary.strip():
-        lines.append(Text())
-        lines += _sentence(pen.clean(example.summary), width, pen, pen.bold)
     for line in lines:
         line.rstrip()
         line.truncate(width, overflow="crop")

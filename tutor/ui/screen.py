@@ -205,9 +205,10 @@ class MainScreen(Screen[int]):
 
     def show_picture(self) -> None:
         pane = self.query_one(AttentionPane)
-        pane.display = self.session.exercise.has_picture
-        # The last picture stays up while the next run is on its way.
+        # The last picture stays up while the next run is on its way. Without a probe, a
+        # picture comes only from the replay on the reference: the pane waits for one.
         probe = self.session.picture()
+        pane.display = self.session.exercise.has_probe or probe is not None
         if probe is not pane.probe:
             pane.show(probe)
 

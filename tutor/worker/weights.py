@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import torch
+
 from tutor.core.protocol import ProbeResult
 from tutor.kit.capture import SoftmaxRecorder
 from tutor.worker.differential import Replay
@@ -26,6 +28,22 @@ def token_count(call: Call) -> int:
         if tensor.dim() >= 2:
             return int(tensor.shape[-2])
     return 0
+
+
+def batch_size(call: Call) -> int | None:
+    """The batch size of the call: the first size of its first tensor of three or more
+    dimensions (``None`` when it has none, so the weights hold no batch)."""
+    for tensor in tensors(list(call.args) + list(call.kwargs.values())) or []:
+        if tensor.dim() >= 3:
+            return int(tensor.shape[0])
+    return None
+
+
+def first_sequence(weights: torch.Tensor, batch: int | None) -> torch.Tensor:
+    """The weights of the batch's first sequence, so that only heads remain to be drawn."""
+    if batch is not None and weights.dim() >= 3 and weights.shape[0] == batch:
+        return weights[0]
+    return weights
 
 
 def labels(tokens: Sequence[str], count: int) -> list[str]:
@@ -50,10 +68,11 @@ def replayed_picture(replay: Replay, tokens: Sequence[str]) -> ProbeResult | Non
         problem = f"nothing captured: {short_message(error)}"
     if not theirs.seen:
         return None
-    reference = as_heads(theirs.seen[-1])
+    batch = batch_size(call)
+    reference = as_heads(first_sequence(theirs.seen[-1], batch))
     learner = None
     if mine.seen:
-        learner = as_heads(mine.seen[-1])
+        learner = as_heads(first_sequence(mine.seen[-1], batch))
     elif not problem:
         problem = "your code computed no softmax, so there are no weights to show"
     queries, keys = len(reference[0]), len(reference[0][0])
