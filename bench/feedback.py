@@ -67,8 +67,10 @@ def cold_pytest(exercise: Exercise, repeats: int = 3) -> float:
     times = []
     for _ in range(repeats):
         with tempfile.TemporaryDirectory() as folder:
-            for test in sorted(exercise.path.glob("test_*.py")):
-                shutil.copy(test, folder)
+            # The exercise's files as a run has them (data files too), the solution as problem.py.
+            for part in sorted(exercise.path.iterdir()):
+                if part.is_file() and part.name not in ("problem.py", "README.md"):
+                    shutil.copy(part, folder)
             assert exercise.solution is not None
             shutil.copy(exercise.solution, Path(folder) / "problem.py")
             start = time.perf_counter()
