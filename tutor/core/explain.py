@@ -32,7 +32,7 @@ from rich.cells import cell_len
 from rich.style import Style as RichStyle
 from rich.text import Text
 
-from tutor.core.heatmap import ASCII_GLYPHS, GAP, UNICODE_GLYPHS, Style, number_text, printable
+from tutor.core.heatmap import GAP, Pen, Style, number_text
 from tutor.core.picture import arrow
 from tutor.core.protocol import Example, Numbers, Stage, Verdict
 from tutor.core.report import RunReport
@@ -120,20 +120,16 @@ def plain(example: Example, *, width: int = 80, unicode: bool = True) -> str:
     return explain(example, width=width, style=Style(unicode=unicode, color=False)).plain
 
 
-class _Pen:
-    """The glyphs and styles of one ``Style``."""
+class _Pen(Pen):
+    """The heatmap's pen, with the mark of the first difference and a count of marked cells."""
 
     def __init__(self, style: Style) -> None:
-        self.style = style
-        self.glyphs = UNICODE_GLYPHS if style.unicode else ASCII_GLYPHS
-        self.bold = RichStyle(bold=True)
-        self.dim = RichStyle(dim=True)
-        self.differs = RichStyle(bold=True, color="yellow" if style.color else None)
-        self.first = RichStyle(bold=True, color="red" if style.color else None)
+        super().__init__(style)
+        self.first = self.leak  # the same red as a leak: where attention goes wrong
         self.marked = 0  # cells marked as differing so far
 
     def clean(self, text: str) -> str:
-        return printable(text, self.style).strip()
+        return super().clean(text).strip()
 
 
 def _sentence(text: str, width: int, pen: _Pen, style: RichStyle | None = None) -> list[Text]:

@@ -120,7 +120,7 @@ def render(
     """Draw ``learner`` beside (or above) ``reference`` in at most ``width`` columns."""
     if width < 1:
         return Text()
-    pen = _Pen(style)
+    pen = Pen(style)
     if learner is None and reference is None:
         note = "nothing to show" + (f": {problem}" if problem.strip() else "")
         return _finish(_note(note, width, pen), width)
@@ -206,7 +206,7 @@ def render_heads(
     """
     if width < 1:
         return Text()
-    pen = _Pen(replace(style, numbers=False))
+    pen = Pen(replace(style, numbers=False))
     g = pen.glyphs
     mine, theirs = list(learner or []), list(reference or [])
     if not mine and not theirs:
@@ -298,7 +298,7 @@ _Title = list[tuple[str, RichStyle | None]]
 
 
 def _head_title(
-    index: int, check: _Check | None, selected: bool, pen: _Pen, name: str = "", note: str = ""
+    index: int, check: _Check | None, selected: bool, pen: Pen, name: str = "", note: str = ""
 ) -> _Title:
     """The title "head 2" (or the head's ``name``), a marker per kind of trouble the head has,
     then ``note``, as styled pieces."""
@@ -321,7 +321,7 @@ def _small_block(
     label: int,
     keys: int,
     rows: int,
-    pen: _Pen,
+    pen: Pen,
 ) -> list[_Line]:
     """One head at one character per cell: title, key initials, one line per query."""
     g = pen.glyphs
@@ -353,7 +353,7 @@ def _small_block(
     return lines
 
 
-def _initial(token: str, pen: _Pen) -> str:
+def _initial(token: str, pen: Pen) -> str:
     """A token's first character, in exactly one cell."""
     return set_cell_size(pen.label(token)[:1], 1)
 
@@ -366,7 +366,7 @@ def printable(text: str, style: Style) -> str:
     return text
 
 
-class _Pen:
+class Pen:
     """Glyphs and styles for one ``Style``; colour styles only when colour is on."""
 
     def __init__(self, style: Style) -> None:
@@ -520,11 +520,11 @@ def number_text(value: float) -> str:
     return f"{value:.2f}" if abs(value) < 100 else f"{value:.0e}"
 
 
-def _more(count: int, pen: _Pen) -> str:
+def _more(count: int, pen: Pen) -> str:
     return f"{pen.glyphs.more}+{count}"
 
 
-def _row_end_width(learner: Matrix, check: _Check | None, pen: _Pen) -> int:
+def _row_end_width(learner: Matrix, check: _Check | None, pen: Pen) -> int:
     """Room after the right bar for the visible rows' sum flags."""
     if check is None:
         return 0
@@ -536,7 +536,7 @@ def _row_end_width(learner: Matrix, check: _Check | None, pen: _Pen) -> int:
     return max(flags, default=0)
 
 
-def _block_width(keys: int, n_cols: int, row_end: int, pen: _Pen) -> int:
+def _block_width(keys: int, n_cols: int, row_end: int, pen: Pen) -> int:
     hidden = n_cols - keys
     header_end = 1 + len(_more(hidden, pen)) if hidden > 0 else 0
     return LABEL_WIDTH + 2 + CELL_WIDTH * keys + max(row_end, header_end)
@@ -593,7 +593,7 @@ class _Line:
         self.run_start, self.run_style = self.end, None
 
 
-def _block(m: Matrix, title: str, keys: int, pen: _Pen, check: _Check | None) -> list[_Line]:
+def _block(m: Matrix, title: str, keys: int, pen: Pen, check: _Check | None) -> list[_Line]:
     """The lines of one matrix: title, key labels, one line per visible query."""
     g = pen.glyphs
     keys = min(keys, len(m.cols))
@@ -631,7 +631,7 @@ def _block(m: Matrix, title: str, keys: int, pen: _Pen, check: _Check | None) ->
     return lines
 
 
-def _cell(line: _Line, v: float, mark: str | None, pen: _Pen) -> None:
+def _cell(line: _Line, v: float, mark: str | None, pen: Pen) -> None:
     g = pen.glyphs
     if not math.isfinite(v):
         line.add(f" {g.nonfinite} ", pen.nonfinite)
@@ -671,7 +671,7 @@ def _shape_notes(
     return notes
 
 
-def _legend(check: _Check | None, shown: list[Matrix], pen: _Pen, width: int) -> list[Text]:
+def _legend(check: _Check | None, shown: list[Matrix], pen: Pen, width: int) -> list[Text]:
     """The scale, then each marker that appears with its count; wrapped between items."""
     g = pen.glyphs
     items = [_scale(pen)]
@@ -692,7 +692,7 @@ def _legend(check: _Check | None, shown: list[Matrix], pen: _Pen, width: int) ->
     return _wrap(items, width)
 
 
-def _scale(pen: _Pen, zero: str | None = None) -> Text:
+def _scale(pen: Pen, zero: str | None = None) -> Text:
     """What the cells mean: the ramp from 0 to 1, or how a number reads."""
     scale = Text()
     if pen.style.numbers:
@@ -727,7 +727,7 @@ def _item(glyph: str, meaning: str, style: RichStyle) -> Text:
     return item
 
 
-def _note(text: str, width: int, pen: _Pen, style: RichStyle | None = None) -> list[Text]:
+def _note(text: str, width: int, pen: Pen, style: RichStyle | None = None) -> list[Text]:
     """A sentence wrapped at words to ``width``: a note is read whole, never cut."""
     return [Text(line, style=style or "") for line in wrap_block(pen.clean(text), width, 0)]
 

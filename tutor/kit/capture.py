@@ -20,6 +20,7 @@ __all__ = [
     "SoftmaxRecorder",
     "captured_softmax",
     "fixed_parameters",
+    "sdpa_stages",
     "sdpa_weights",
 ]
 
@@ -74,7 +75,13 @@ class SoftmaxRecorder(CallObserver):
             self.seen.append(result.detach().clone())
 
 
-def sdpa_weights(
+def sdpa_weights(*args: Any, **kwargs: Any) -> torch.Tensor:
+    """The weights ``scaled_dot_product_attention`` applies to ``value`` (without dropout),
+    from the same arguments: softmax(q k^T * scale + mask) over the keys."""
+    return sdpa_stages(*args, **kwargs)["weights"].to(args[0].dtype)
+
+
+def sdpa_stages(
     query: torch.Tensor,
     key: torch.Tensor,
     value: torch.Tensor | None = None,
@@ -83,25 +90,29 @@ def sdpa_weights(
     is_causal: bool = False,
     scale: float | None = None,
     enable_gqa: bool = False,
-) -> torch.Tensor:
-    """The weights ``scaled_dot_product_attention`` applies to ``value`` (without dropout):
-    softmax(q k^T * scale + mask) over the keys."""
+) -> dict[str, torch.Tensor]:
+    """What ``scaled_dot_product_attention`` computes inside, in float64, worked out from its
+    arguments: ``scores`` (q k^T), ``scaled``, ``masked`` (only when there is a mask) and
+    ``weights`` (the softmax over the keys; dropout left out)."""
     del value, dropout_p
     q, k = query.detach().double(), key.detach().double()
     if enable_gqa and q.dim() >= 3 and q.shape[-3] != k.shape[-3]:
         k = k.repeat_interleave(q.shape[-3] // k.shape[-3], dim=-3)
-    factor = scale if scale is not None else 1.0 / math.sqrt(q.shape[-1])
-    scores = q @ k.transpose(-2, -1) * factor
+    stages = {"scores": q @ k.transpose(-2, -1)}
+    scaled = stages["scores"] * (scale if scale is not None else 1.0 / math.sqrt(q.shape[-1]))
+    stages["scaled"] = masked = scaled
     if is_causal:
-        rows, cols = scores.shape[-2], scores.shape[-1]
-        keep = torch.ones(rows, cols, dtype=torch.bool).tril()
-        scores = scores.masked_fill(~keep, float("-inf"))
+        keep = torch.ones(scaled.shape[-2], scaled.shape[-1], dtype=torch.bool).tril()
+        masked = masked.masked_fill(~keep, float("-inf"))
     if attn_mask is not None:
         if attn_mask.dtype == torch.bool:
-            scores = scores.masked_fill(~attn_mask, float("-inf"))
+            masked = masked.masked_fill(~attn_mask, float("-inf"))
         else:
-            scores = scores + attn_mask.double()
-    return torch.softmax(scores, dim=-1).to(query.dtype)
+            masked = masked + attn_mask.double()
+    if is_causal or attn_mask is not None:
+        stages["masked"] = masked
+    stages["weights"] = torch.softmax(masked, dim=-1)
+    return stages
 
 
 def captured_softmax(run: Callable[[], object]) -> torch.Tensor:

@@ -9,15 +9,13 @@ arguments. A step the code never takes (no scaling at all, say) is simply absent
 
 from __future__ import annotations
 
-import math
-import operator
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import torch
 
-from tutor.kit.capture import SDPA, SOFTMAXES, CallObserver
+from tutor.kit.capture import SDPA, SOFTMAXES, CallObserver, sdpa_stages
 
 PRODUCTS: set[Callable[..., Any]] = {
     torch.matmul,
@@ -114,35 +112,6 @@ class StageRecorder(CallObserver):
         return found
 
 
-def sdpa_steps(
-    query: torch.Tensor,
-    key: torch.Tensor,
-    value: torch.Tensor | None = None,
-    attn_mask: torch.Tensor | None = None,
-    dropout_p: float = 0.0,
-    is_causal: bool = False,
-    scale: float | None = None,
-    enable_gqa: bool = False,
-) -> list[Step]:
+def sdpa_steps(*args: Any, **kwargs: Any) -> list[Step]:
     """The steps ``scaled_dot_product_attention`` takes inside, worked out from its inputs."""
-    del value, dropout_p
-    q, k = query.detach().double(), key.detach().double()
-    if enable_gqa and q.dim() >= 3 and q.shape[-3] != k.shape[-3]:
-        k = k.repeat_interleave(q.shape[-3] // k.shape[-3], dim=-3)
-    scores = q @ k.transpose(-2, -1)
-    steps = [Step("scores", scores)]
-    scaled = scores * (scale if scale is not None else 1.0 / math.sqrt(q.shape[-1]))
-    steps.append(Step("scaled", scaled))
-    masked = scaled
-    if is_causal:
-        keep = torch.ones(scaled.shape[-2], scaled.shape[-1], dtype=torch.bool).tril()
-        masked = masked.masked_fill(~keep, float("-inf"))
-    if attn_mask is not None:
-        if attn_mask.dtype == torch.bool:
-            masked = masked.masked_fill(~attn_mask, float("-inf"))
-        else:
-            masked = operator.add(masked, attn_mask.double())
-    if is_causal or attn_mask is not None:
-        steps.append(Step("masked", masked))
-    steps.append(Step("weights", torch.softmax(masked, dim=-1)))
-    return steps
+    return [Step(kind, value) for kind, value in sdpa_stages(*args, **kwargs).items()]
