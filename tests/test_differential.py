@@ -329,3 +329,16 @@ def test_the_picture_takes_the_packs_token_labels(live_runner: LiveRunner, tmp_p
     report = live_runner.run(folder, ATTENTION / "solution.py")
     assert report.probe is not None
     assert report.probe.queries == ["a", "cat", "sat", "on", "it"]
+
+
+@pytest.mark.slow
+def test_show_draws_the_replayed_picture_of_an_exercise_without_a_probe(tmp_path: Path) -> None:
+    from tests.test_cli import attn
+
+    workspace = tmp_path / "w"
+    attn("list", "--exercises", str(SHAPES_ONLY), "--workspace", str(workspace))
+    (workspace / ATTENTION.name / "problem.py").write_text((ATTENTION / "solution.py").read_text())
+    result = attn("show", "--exercises", str(SHAPES_ONLY), "1", "--workspace", str(workspace))
+    assert result.returncode == 0, result.stderr
+    assert "reference" in result.stdout
+    assert "t0" in result.stdout

@@ -433,6 +433,12 @@ def show_picture(course: Course, args: argparse.Namespace) -> int:
     if probe is None:
         finished = report.finished
         reason = report.headline() if finished is not None else "the run did not finish"
+        if not exercise.has_probe:
+            raise UsageError(
+                f"{exercise.label} has no attention picture this time ({reason}): without a "
+                "probe.py it comes from the tests' calls of your code replayed on the "
+                "reference, and none of them computed attention weights"
+            )
         print(f"{exercise.label}: no picture ({reason})")
         return EXIT_FAILED
     all_heads = args.head == "all"
