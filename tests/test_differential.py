@@ -342,3 +342,19 @@ def test_show_draws_the_replayed_picture_of_an_exercise_without_a_probe(tmp_path
     assert result.returncode == 0, result.stderr
     assert "reference" in result.stdout
     assert "t0" in result.stdout
+
+
+def test_a_call_with_a_whole_number_among_its_inputs_still_shrinks() -> None:
+    folder = EXERCISES / "12-sliding-window-attention"
+    pair = Pair(
+        load(folder / "mutants" / "not_scaled.py", "mutant_window"),
+        load(folder / "solution.py", "reference_window"),
+    )
+    q, k, v = (torch.randn(2, 7, 5) for _ in range(3))
+    call = Call("sliding_window_attention", (q, k, v, 3))
+    example = smallest_example(pair, [call], time.monotonic() + 10)
+    assert example is not None
+    assert example.first_difference == "scaled"
+    shape = example.inputs[0].numbers.shape
+    assert shape[0] == 1
+    assert shape[1] <= 3

@@ -62,7 +62,7 @@ def shape_key(value: Any) -> Any:
 
 def size_of(call: Call) -> int:
     """How many numbers a call's inputs hold: the smallest calls are replayed first."""
-    return sum(t.numel() for t in tensors(list(call.args) + list(call.kwargs.values())) or [])
+    return sum(t.numel() for t in call.input_tensors())
 
 
 @dataclass

@@ -59,10 +59,7 @@ def resized_call(call: Call, old: int, new: int) -> Call:
 def one_sequence(call: Call) -> Call:
     """The call on the first sequence of the batch alone: every tensor of three or more
     dimensions cut to its first entry along the first (``call`` itself if none is)."""
-    if not any(
-        t.dim() >= 3 and t.shape[0] > 1
-        for t in tensors(list(call.args) + list(call.kwargs.values())) or []
-    ):
+    if not any(t.dim() >= 3 and t.shape[0] > 1 for t in call.input_tensors()):
         return call
 
     def first(value: Any) -> Any:
@@ -79,12 +76,7 @@ def one_sequence(call: Call) -> Call:
 
 def sizes(call: Call) -> list[int]:
     """The sizes the call's tensors have, above 1, biggest first."""
-    found = {
-        size
-        for tensor in tensors(list(call.args) + list(call.kwargs.values())) or []
-        for size in tensor.shape
-        if size > 1
-    }
+    found = {size for tensor in call.input_tensors() for size in tensor.shape if size > 1}
     return sorted(found, reverse=True)
 
 
@@ -304,7 +296,7 @@ SAID = {
 
 def summary(call: Call, stages: list[Stage], first: str) -> str:
     """One line: how small the input is and where the two sides part ways."""
-    found = tensors(list(call.args) + list(call.kwargs.values())) or []
+    found = call.input_tensors()
     size = ""
     if found and found[0].dim() >= 2:
         shape = found[0].shape

@@ -43,6 +43,25 @@ class Call:
     kwargs: dict[str, Any] = field(default_factory=dict)
     init: tuple[tuple[Any, ...], dict[str, Any]] | None = None
 
+    def input_tensors(self) -> list[torch.Tensor]:
+        """Every tensor among the call's inputs, in order, inside tuples, lists and dicts too;
+        other inputs (a window size, a flag) are passed over."""
+        found: list[torch.Tensor] = []
+
+        def collect(value: Any) -> None:
+            if isinstance(value, torch.Tensor):
+                found.append(value)
+            elif isinstance(value, tuple | list):
+                for item in value:
+                    collect(item)
+            elif isinstance(value, dict):
+                for item in value.values():
+                    collect(item)
+
+        collect(self.args)
+        collect(self.kwargs)
+        return found
+
     def with_inputs(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Call:
         return Call(self.name, args, kwargs, self.init)
 

@@ -14,7 +14,7 @@ import torch
 from tutor.core.protocol import ProbeResult
 from tutor.kit.capture import SoftmaxRecorder
 from tutor.worker.differential import Replay
-from tutor.worker.pair import Call, tensors
+from tutor.worker.pair import Call
 from tutor.worker.plugin import short_message
 from tutor.worker.probe import as_heads
 
@@ -24,7 +24,7 @@ READABLE_TOKENS = 6  # the call whose sequence is nearest this length is drawn
 def token_count(call: Call) -> int:
     """The length of the call's first sequence: the second-to-last size of its first tensor
     of two or more dimensions (0 when it has none)."""
-    for tensor in tensors(list(call.args) + list(call.kwargs.values())) or []:
+    for tensor in call.input_tensors():
         if tensor.dim() >= 2:
             return int(tensor.shape[-2])
     return 0
@@ -33,7 +33,7 @@ def token_count(call: Call) -> int:
 def batch_size(call: Call) -> int | None:
     """The batch size of the call: the first size of its first tensor of three or more
     dimensions (``None`` when it has none, so the weights hold no batch)."""
-    for tensor in tensors(list(call.args) + list(call.kwargs.values())) or []:
+    for tensor in call.input_tensors():
         if tensor.dim() >= 3:
             return int(tensor.shape[0])
     return None
