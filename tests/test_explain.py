@@ -151,3 +151,26 @@ def test_a_huge_claimed_shape_is_drawn_in_part_and_at_once() -> None:
     text = plain(example, width=80)
     assert "more of yours" in text
     assert all(len(line) <= 80 for line in text.splitlines())
+
+
+def test_a_failing_run_points_at_its_example_on_the_line_of_counts() -> None:
+    """The failure keeps the lines it needs at 80x24; the example's key rides on the counts."""
+    from tutor.core.protocol import Outcome, RunFinished, TestOutcome, Verdict
+    from tutor.core.report import RunReport
+    from tutor.ui.widgets.results import EXPLAIN_KEY, EXPLAIN_SHORT, render_summary
+
+    def summary(verdict: Verdict) -> list[str]:
+        report = RunReport()
+        report.add(TestOutcome(run_id=1, name="test_a", outcome=Outcome.FAILED, message="why"))
+        report.add(TestOutcome(run_id=1, name="test_b", outcome=Outcome.FAILED))
+        report.add(TestOutcome(run_id=1, name="test_c"))
+        report.add(RunFinished(run_id=1, verdict=verdict, passed=1, failed=2, total=3))
+        report.add(unscaled())
+        return render_summary(report, "problem.py", 76).plain.splitlines()
+
+    failed = summary(Verdict.FAILED)
+    assert EXPLAIN_KEY not in failed
+    (counts,) = [line for line in failed if "passing" in line]
+    assert counts.endswith(EXPLAIN_SHORT)
+    assert len(counts) <= 76
+    assert EXPLAIN_KEY in summary(Verdict.DIFFERS)

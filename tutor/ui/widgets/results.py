@@ -11,6 +11,9 @@ from tutor.core.report import RunReport
 from tutor.core.words import wrap_block
 
 EXPLAIN_KEY = "e: the smallest input where yours and the reference differ"
+# The same pointer, short enough to ride on the line of counts of a failing run: there the
+# failure itself matters more than a line of its own for the example.
+EXPLAIN_SHORT = "e: worked example"
 OUTPUT_LINES = 3  # lines of printed output under a run that ended without a test failing
 DETAILS_OUTPUT_LINES = 40
 
@@ -45,7 +48,8 @@ def render_summary(report: RunReport, file_label: str, width: int) -> Content:
     finished = report.finished
     if finished is not None and finished.verdict.advice:
         parts.append(Content.styled(finished.verdict.advice, "italic"))
-    if report.example is not None:
+    differs = finished is not None and finished.verdict is Verdict.DIFFERS
+    if report.example is not None and differs:
         parts.append(Content.styled(EXPLAIN_KEY, "bold $text-warning"))
     for note in report.notices:
         parts.append(Content.styled(f"note: {note}", "$text-warning"))
@@ -64,9 +68,15 @@ def render_summary(report: RunReport, file_label: str, width: int) -> Content:
         folded.append(f"✗ {len(failures) - 1} more failing")
     if passed:
         folded.append(f"✓ {passed} passing")
+    pointer = report.example is not None and not differs
     if folded:
         more = "  (Enter: every test)" if finished is not None else ""
-        parts.append(Content.styled("  ·  ".join(folded) + more, "$text-muted"))
+        counts = Content.styled("  ·  ".join(folded) + more, "$text-muted")
+        if pointer:
+            counts = Content.assemble(counts, ("  ", ""), (EXPLAIN_SHORT, "bold $text-warning"))
+        parts.append(counts)
+    elif pointer:
+        parts.append(Content.styled(EXPLAIN_SHORT, "bold $text-warning"))
     if finished is not None and not failures and not report.passed and finished.output.strip():
         tail = finished.output.rstrip().splitlines()[-OUTPUT_LINES:]
         parts.append(Content.styled("your code printed (Enter: more):", "$text-muted"))
